@@ -1,0 +1,150 @@
+"""Pinhole camera with Brown-Conrady distortion: the one camera and 2D-normalisation convention.
+
+Frames and units: camera optical frame (x right, y down, z forward), metres; pixels for images.
+2D normalisation per image (method note): x_n = 2 x / w - [1, h / w], and the intrinsics
+normalise the same way: f_n = 2 f / w, c_n = 2 c / w - [1, h / w]. The lifter only ever sees
+normalised coordinates; everything else converts here.
+Functions accept numpy arrays or torch tensors unless their type hints say otherwise.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+try:  # torch is optional for the numpy paths (the ROS node runs without it)
+    import torch
+except ImportError:  # pragma: no cover
+    torch = None
+
+
+@dataclass(frozen=True)
+class Intrinsics:
+    """Camera intrinsics in pixels plus the image size, as in sensor_msgs/CameraInfo."""
+
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    width: int
+    height: int
+    distortion: tuple[float, ...] = field(default=(0.0, 0.0, 0.0, 0.0, 0.0))  # k1 k2 p1 p2 k3
+
+    def __post_init__(self) -> None:
+        values = (self.fx, self.fy, self.cx, self.cy)
+        if not all(np.isfinite(values)) or self.fx <= 0 or self.fy <= 0:
+            raise ValueError(f"invalid intrinsics: focal lengths must be finite and > 0, got fx={self.fx} fy={self.fy}")
+        if self.width <= 0 or self.height <= 0:
+            raise ValueError(f"invalid image size {self.width}x{self.height}")
+        if len(self.distortion) not in (0, 4, 5, 8) or not all(np.isfinite(self.distortion)):
+            raise ValueError(f"unsupported distortion coefficients {self.distortion} (plumb_bob: 5 values)")
+
+    @classmethod
+    def from_camera_info(cls, k: list[float], d: list[float], width: int, height: int) -> "Intrinsics":
+        """From CameraInfo's row-major K (9 values), D and size; rejects all-zero K."""
+        if len(k) != 9 or not any(k):
+            raise ValueError("camera_info K is missing or all zero: the camera is not calibrated")
+        dist = tuple(float(x) for x in d[:5]) + (0.0,) * max(0, 5 - len(d[:5])) if d else (0.0,) * 5
+        return cls(fx=float(k[0]), fy=float(k[4]), cx=float(k[2]), cy=float(k[5]),
+                   width=int(width), height=int(height), distortion=dist)
+
+    @property
+    def has_distortion(self) -> bool:
+        return any(abs(c) > 0 for c in self.distortion)
+
+    def as_array(self) -> np.ndarray:
+        """[fx, fy, cx, cy] in pixels."""
+        return np.array([self.fx, self.fy, self.cx, self.cy], dtype=np.float64)
+
+    def normalized(self) -> np.ndarray:
+        """[f_n x, f_n y, c_n x, c_n y] in the lifter's normalised image coordinates."""
+        w, h = self.width, self.height
+        return np.array([2 * self.fx / w, 2 * self.fy / w, 2 * self.cx / w - 1, 2 * self.cy / w - h / w])
+
+
+def normalize_pixels(xy, width: float, height: float):
+    """Pixels (..., 2) -> normalised coordinates (x in [-1, 1], y in [-h/w, h/w])."""
+    return xy * (2.0 / width) - _offset(xy, width, height)
+
+
+def pixels_from_normalized(xy_n, width: float, height: float):
+    """Inverse of normalize_pixels."""
+    return (xy_n + _offset(xy_n, width, height)) * (width / 2.0)
+
+
+def _offset(like, width: float, height: float):
+    offset = [1.0, height / width]
+    if torch is not None and isinstance(like, torch.Tensor):
+        return torch.tensor(offset, dtype=like.dtype, device=like.device)
+    return np.asarray(offset, dtype=like.dtype)
+
+
+def project(points, f, c):
+    """Pinhole projection of camera-frame points (..., 3) with focal f (..., 2) and centre c (..., 2).
+
+    Works in pixels (f, c in pixels) or normalised coordinates (f_n, c_n): both are linear.
+    f and c broadcast against points[..., :2] (pass shape (..., 1, 2) for per-pose intrinsics).
+    """
+    depth = points[..., 2:3]
+    return points[..., :2] / depth * f + c
+
+
+def distort(xy_undistorted: np.ndarray, intrinsics: Intrinsics) -> np.ndarray:
+    """Apply plumb-bob distortion to ideal pixel coordinates (..., 2)."""
+    if not intrinsics.has_distortion:
+        return xy_undistorted
+    k1, k2, p1, p2, k3 = (list(intrinsics.distortion) + [0.0] * 5)[:5]
+    x = (xy_undistorted[..., 0] - intrinsics.cx) / intrinsics.fx
+    y = (xy_undistorted[..., 1] - intrinsics.cy) / intrinsics.fy
+    r2 = x * x + y * y
+    radial = 1 + k1 * r2 + k2 * r2**2 + k3 * r2**3
+    xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
+    yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
+    return np.stack([xd * intrinsics.fx + intrinsics.cx, yd * intrinsics.fy + intrinsics.cy], axis=-1)
+
+
+def undistort(xy_distorted: np.ndarray, intrinsics: Intrinsics, iterations: int = 10) -> np.ndarray:
+    """Remove plumb-bob distortion from detected pixel coordinates (fixed-point iteration)."""
+    if not intrinsics.has_distortion:
+        return xy_distorted
+    k1, k2, p1, p2, k3 = (list(intrinsics.distortion) + [0.0] * 5)[:5]
+    xd = (xy_distorted[..., 0] - intrinsics.cx) / intrinsics.fx
+    yd = (xy_distorted[..., 1] - intrinsics.cy) / intrinsics.fy
+    x, y = xd.copy(), yd.copy()
+    for _ in range(iterations):
+        r2 = x * x + y * y
+        radial = 1 + k1 * r2 + k2 * r2**2 + k3 * r2**3
+        x = (xd - 2 * p1 * x * y - p2 * (r2 + 2 * x * x)) / radial
+        y = (yd - p1 * (r2 + 2 * y * y) - 2 * p2 * x * y) / radial
+    return np.stack([x * intrinsics.fx + intrinsics.cx, y * intrinsics.fy + intrinsics.cy], axis=-1)
+
+
+def solve_root(pose_relative, keypoints, f, c, weights=None):
+    """Camera-frame root translation that best reprojects a root-relative pose onto 2D keypoints.
+
+    pose_relative (..., J, 3) metres; keypoints (..., J, 2) in the same units as f and c
+    (pixels or normalised), f and c (..., 2). Linear least squares on
+    f (X + Tx) = (u - c)(Z + Tz) and likewise for y; weights (..., J) down-weight unsure joints.
+    This is how labels are never needed to place or project a pose.
+    """
+    u = keypoints - c[..., None, :]                         # (..., J, 2)
+    fx, fy = f[..., 0:1], f[..., 1:2]                        # (..., 1)
+    x, y, z = pose_relative[..., 0], pose_relative[..., 1], pose_relative[..., 2]
+    w = 1.0 if weights is None else weights
+    zeros = x * 0
+    # Rows for x: [fx, 0, -ux] T = ux z - fx x ; rows for y: [0, fy, -uy] T = uy z - fy y
+    a_x = [fx + zeros, zeros, -u[..., 0]]
+    a_y = [zeros, fy + zeros, -u[..., 1]]
+    b_x = u[..., 0] * z - fx * x
+    b_y = u[..., 1] * z - fy * y
+
+    def normal(i: int, j: int):
+        return (w * (a_x[i] * a_x[j] + a_y[i] * a_y[j])).sum(-1)
+
+    lhs = [[normal(i, j) for j in range(3)] for i in range(3)]
+    rhs = [(w * (a_x[i] * b_x + a_y[i] * b_y)).sum(-1) for i in range(3)]
+    if torch is not None and isinstance(pose_relative, torch.Tensor):
+        matrix = torch.stack([torch.stack(row, -1) for row in lhs], -2)
+        return torch.linalg.solve(matrix, torch.stack(rhs, -1).unsqueeze(-1)).squeeze(-1)
+    matrix = np.stack([np.stack(row, -1) for row in lhs], -2)
+    return np.linalg.solve(matrix, np.stack(rhs, -1)[..., None])[..., 0]

@@ -1,0 +1,46 @@
+"""Lifter checkpoints: one .pt file holding the config, the weights and where they came from.
+
+Written atomically (a crash never leaves a truncated file under the final name) and checked on
+load, so that a wrong or damaged file is reported with its path and what is wrong with it.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from adaptation.model import Denoiser, LifterConfig
+
+DEFAULT_MODEL = Path(__file__).with_name("models") / "default" / "lifter.pt"
+
+
+def save(path: str | os.PathLike, model: Denoiser, **meta) -> Path:
+    """Save weights + config (+ any JSON-able metadata, e.g. the command that trained it)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    torch.save({"format": "posynda-lifter/1", "config": model.config.to_dict(),
+                "state_dict": model.state_dict(), "meta": meta}, partial)
+    os.replace(partial, path)
+    return path
+
+
+def load(path: str | os.PathLike | None = None, device: str = "cpu") -> tuple[Denoiser, dict]:
+    """Load a lifter (default: the shipped model); returns (model in eval mode, metadata)."""
+    path = Path(path) if path else DEFAULT_MODEL
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such lifter checkpoint")
+    try:
+        blob = torch.load(path, map_location=device, weights_only=True)
+    except Exception as error:  # torch raises many types for damaged zip/pickle data
+        raise ValueError(f"{path}: not a readable lifter checkpoint ({error})") from error
+    if not isinstance(blob, dict) or blob.get("format") != "posynda-lifter/1":
+        raise ValueError(f"{path}: not a posynda lifter checkpoint (format {blob.get('format') if isinstance(blob, dict) else type(blob)})")
+    config = LifterConfig(**blob["config"])
+    model = Denoiser(config).to(device)
+    try:
+        model.load_state_dict(blob["state_dict"])
+    except RuntimeError as error:
+        raise ValueError(f"{path}: weights do not match config {config}: {error}") from error
+    return model.eval(), blob.get("meta", {})

@@ -1,0 +1,97 @@
+"""Fixed-length windows of camera-view sequences, in the lifter's units.
+
+Training draws random windows; evaluation and inference cover every frame with windows and
+stitch the predictions back. Windows never cross sequences; sequences shorter than a window
+are padded by repeating their edge frames (VideoPose3D).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from adaptation.camera import normalize_pixels, undistort
+from adaptation.dataset import CameraViews
+from adaptation.skeleton import root_relative
+
+
+@dataclass
+class SequenceArrays:
+    keypoints_2d: np.ndarray       # (T, J, 2) normalised, undistorted
+    confidence: np.ndarray         # (T, J)
+    camera: np.ndarray             # (4,) f_n x, f_n y, c_n x, c_n y
+    pose_3d: np.ndarray | None     # (T, J, 3) root-relative metres, or None when unlabelled
+    root_3d: np.ndarray | None     # (T, 3) absolute root, metres (scoring and oracles only)
+
+
+def prepare(views: CameraViews) -> list[SequenceArrays]:
+    """Convert every sequence to normalised, undistorted, root-relative arrays."""
+    out = []
+    for s in views.sequences:
+        w, h = s.intrinsics.width, s.intrinsics.height
+        kp = normalize_pixels(undistort(s.keypoints_2d.astype(np.float64), s.intrinsics), w, h)
+        pose = None if s.keypoints_3d is None else root_relative(s.keypoints_3d.astype(np.float64))
+        root = None if s.keypoints_3d is None else s.keypoints_3d[:, 0].astype(np.float64)
+        out.append(SequenceArrays(kp.astype(np.float32), s.confidence.astype(np.float32),
+                                  s.intrinsics.normalized().astype(np.float32),
+                                  None if pose is None else pose.astype(np.float32), root))
+    return out
+
+
+def window_starts(length: int, frames: int) -> list[int]:
+    """Starts of windows covering [0, length): stride `frames`, the last one flush with the end."""
+    if length <= frames:
+        return [0]
+    starts = list(range(0, length - frames + 1, frames))
+    if starts[-1] + frames < length:
+        starts.append(length - frames)
+    return starts
+
+
+def cut(array: np.ndarray, start: int, frames: int) -> np.ndarray:
+    """array[start:start+frames], edge-padded at the end when the sequence is too short."""
+    piece = array[start:start + frames]
+    if len(piece) < frames:
+        piece = np.concatenate([piece, np.repeat(piece[-1:], frames - len(piece), axis=0)])
+    return piece
+
+
+class ClipSampler:
+    """Random windows from a list of sequences, each drawn with probability ~ its length."""
+
+    def __init__(self, sequences: list[SequenceArrays], frames: int, seed: int = 0):
+        if not sequences:
+            raise ValueError("no sequences to draw windows from")
+        self.sequences = sequences
+        self.frames = frames
+        lengths = np.array([len(s.keypoints_2d) for s in sequences], dtype=np.float64)
+        self.weights = lengths / lengths.sum()
+        self.rng = np.random.default_rng(seed)
+
+    def sample(self, batch: int) -> dict[str, torch.Tensor]:
+        """keypoints_2d (B,F,J,2), confidence (B,F,J), camera (B,4) and, if labelled, pose_3d (B,F,J,3)."""
+        picks = self.rng.choice(len(self.sequences), size=batch, p=self.weights)
+        items: dict[str, list] = {"keypoints_2d": [], "confidence": [], "camera": [], "pose_3d": []}
+        for index in picks:
+            s = self.sequences[index]
+            start = int(self.rng.integers(0, max(1, len(s.keypoints_2d) - self.frames + 1)))
+            items["keypoints_2d"].append(cut(s.keypoints_2d, start, self.frames))
+            items["confidence"].append(cut(s.confidence, start, self.frames))
+            items["camera"].append(s.camera)
+            if s.pose_3d is not None:
+                items["pose_3d"].append(cut(s.pose_3d, start, self.frames))
+        return {k: torch.from_numpy(np.stack(v)) for k, v in items.items() if v}
+
+
+def predict_sequence(predict_windows, keypoints_2d: np.ndarray, frames: int, batch: int = 256) -> np.ndarray:
+    """Cover a (T, J, 2) sequence with windows, run predict_windows((N,F,J,2)) -> (N,F,J,3|...), stitch."""
+    length = len(keypoints_2d)
+    starts = window_starts(length, frames)
+    windows = np.stack([cut(keypoints_2d, s, frames) for s in starts])
+    outputs = np.concatenate([predict_windows(windows[i:i + batch]) for i in range(0, len(windows), batch)])
+    result = np.empty((length, *outputs.shape[2:]), dtype=outputs.dtype)
+    for start, output in zip(starts, outputs):
+        end = min(start + frames, length)
+        result[start:end] = output[: end - start]
+    return result

@@ -1,0 +1,66 @@
+"""3D pose metrics of the field: MPJPE, P-MPJPE, PCK@150 mm and AUC (MPI-INF-3DHP, 14 joints).
+
+Inputs are (..., J, 3) arrays in one unit (the evaluation reports millimetres). `mpjpe` also
+accepts torch tensors, since it is the training loss.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from adaptation.skeleton import PCK_JOINTS
+
+PCK_THRESHOLD_MM = 150.0
+AUC_THRESHOLDS_MM = np.arange(0.0, 151.0, 5.0)
+
+
+def mpjpe(predicted, target):
+    """Mean per-joint position error: mean Euclidean distance over joints (and batch)."""
+    return ((predicted - target) ** 2).sum(-1).sqrt().mean() if hasattr(predicted, "sqrt") \
+        else np.linalg.norm(predicted - target, axis=-1).mean()
+
+
+def procrustes_align(predicted: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Per pose, the similarity transform (rotation, scale, translation) of `predicted` closest to `target`.
+
+    Rotations only (the reflection a plain SVD may return is removed).
+    """
+    mu_p = predicted.mean(-2, keepdims=True)
+    mu_t = target.mean(-2, keepdims=True)
+    p, t = predicted - mu_p, target - mu_t
+    norm_p = np.linalg.norm(p, axis=(-2, -1), keepdims=True) + 1e-12
+    norm_t = np.linalg.norm(t, axis=(-2, -1), keepdims=True) + 1e-12
+    p, t = p / norm_p, t / norm_t
+    u, s, vt = np.linalg.svd(np.swapaxes(p, -1, -2) @ t)
+    sign = np.sign(np.linalg.det(u @ vt))                   # -1 where the best fit is a reflection
+    s[..., -1] *= sign
+    u[..., :, -1] *= sign[..., None]
+    rotation = u @ vt
+    scale = s.sum(-1)[..., None, None] * norm_t / norm_p
+    return scale * (p * norm_p) @ rotation + mu_t
+
+
+def p_mpjpe(predicted: np.ndarray, target: np.ndarray) -> float:
+    """MPJPE after per-pose Procrustes alignment."""
+    return float(np.linalg.norm(procrustes_align(predicted, target) - target, axis=-1).mean())
+
+
+def pck(predicted: np.ndarray, target: np.ndarray, threshold: float = PCK_THRESHOLD_MM) -> float:
+    """Percentage of the 14 PCK joints within `threshold` (same unit as the poses), in %."""
+    errors = np.linalg.norm(predicted - target, axis=-1)[..., list(PCK_JOINTS)]
+    return float((errors <= threshold).mean() * 100)
+
+
+def auc(predicted: np.ndarray, target: np.ndarray) -> float:
+    """Mean PCK over thresholds 0, 5, ..., 150 mm, in % (poses in mm)."""
+    return float(np.mean([pck(predicted, target, th) for th in AUC_THRESHOLDS_MM]))
+
+
+def all_metrics(predicted_mm: np.ndarray, target_mm: np.ndarray) -> dict[str, float]:
+    """Every metric for root-relative poses in millimetres, frame-weighted."""
+    return {
+        "mpjpe_mm": float(mpjpe(predicted_mm, target_mm)),
+        "p_mpjpe_mm": p_mpjpe(predicted_mm, target_mm),
+        "pck150": pck(predicted_mm, target_mm),
+        "auc": auc(predicted_mm, target_mm),
+        "frames": int(np.prod(predicted_mm.shape[:-2])),
+    }

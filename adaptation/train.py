@@ -1,0 +1,204 @@
+"""Source training of the diffusion lifter on labelled camera views (the `train` CLI).
+
+Each step: random windows, optional mirror augmentation, a random diffusion step t, noise the
+root-relative 3D, predict it back, MPJPE loss. Progress bar, periodic validation, checkpoints
+with resume, a loss-curve PNG, seeded. CPU or CUDA.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from adaptation import checkpoint, diffusion
+from adaptation.clips import ClipSampler, prepare
+from adaptation.dataset import CameraViews
+from adaptation.metrics import mpjpe
+from adaptation.model import Denoiser, LifterConfig
+from adaptation.plots import plot_curves
+from adaptation.skeleton import flip_pose
+
+
+@dataclass
+class TrainConfig:
+    train_views: str = ""                 # labelled camera-view dataset(s), comma separated
+    val_views: str = ""                   # held-out labelled views, monitored only (no selection)
+    out_dir: str = "runs/train"
+    steps: int = 3000
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 100
+    flip_augmentation: bool = True
+    eval_every: int = 250
+    val_windows: int = 512
+    seed: int = 0
+    device: str = "auto"                  # auto | cpu | cuda
+    threads: int = 0                      # CPU threads (0: torch default)
+    resume: bool = True                   # continue from out_dir/last.pt if present
+    model: LifterConfig = field(default_factory=LifterConfig)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but torch sees no CUDA GPU")
+    return torch.device(name)
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """Linear warm-up, then cosine decay to 5% of the peak."""
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    return config.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(1.0, progress))))
+
+
+def load_views(paths: str) -> CameraViews:
+    views = CameraViews([s for p in paths.split(",") if p for s in CameraViews.load(p).sequences])
+    if not views.labelled:
+        raise ValueError(f"{paths}: training needs 3D labels (keypoints_3d) in every sequence")
+    return views
+
+
+def diffusion_loss(model: Denoiser, batch: dict[str, torch.Tensor], flip: bool) -> torch.Tensor:
+    """MPJPE (metres) of the clean pose predicted from a randomly noised one."""
+    kp, pose = batch["keypoints_2d"], batch["pose_3d"]
+    if flip:
+        mirror = torch.rand(kp.shape[0], device=kp.device) < 0.5
+        kp = torch.where(mirror[:, None, None, None], flip_pose(kp), kp)
+        pose = torch.where(mirror[:, None, None, None], flip_pose(pose), pose)
+    t = torch.randint(0, diffusion.STEPS, (kp.shape[0],), device=kp.device)
+    noisy = diffusion.add_noise(pose, t, torch.randn_like(pose))
+    return mpjpe(model(kp, noisy, t), pose)
+
+
+@torch.no_grad()
+def validate(model: Denoiser, batch: dict[str, torch.Tensor]) -> float:
+    """MPJPE in mm with one hypothesis and one DDIM step (the deployment setting)."""
+    model.eval()
+    sampler = diffusion.Sampler(model, k=1)
+    pose = sampler(batch["keypoints_2d"], torch.randn_like(batch["pose_3d"]))
+    model.train()
+    return float(mpjpe(pose, batch["pose_3d"])) * 1000
+
+
+def train(config: TrainConfig, command: str = "") -> Path:
+    """Run (or resume) a training; returns the final checkpoint (fixed schedule, no selection)."""
+    device = pick_device(config.device)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    out = Path(config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    train_set = ClipSampler(prepare(load_views(config.train_views)), config.model.frames, config.seed)
+    val_batch = None
+    if config.val_views:
+        val_batch = ClipSampler(prepare(load_views(config.val_views)), config.model.frames, seed=12345).sample(config.val_windows)
+        val_batch = {k: v.to(device) for k, v in val_batch.items()}
+
+    model = Denoiser(config.model).to(device)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
+    history: dict[str, list] = {"step": [], "loss_mm": [], "val_step": [], "val_mpjpe_mm": []}
+    start = 0
+    last = out / "last.pt"
+    if config.resume and last.is_file():
+        state = torch.load(last, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        train_set.rng.bit_generator.state = state["numpy_rng"]
+        start, history = state["step"], state["history"]
+        print(f"train: resuming from {last} at step {start}")
+
+    model.train()
+    running = []
+    bar = tqdm(range(start, config.steps), initial=start, total=config.steps, desc="train", unit="step")
+    for step in bar:
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(config, step)
+        batch = {k: v.to(device) for k, v in train_set.sample(config.batch_size).items()}
+        loss = diffusion_loss(model, batch, config.flip_augmentation)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+        optimizer.step()
+        running.append(float(loss) * 1000)
+        done = step + 1
+        if done % 50 == 0 or done == config.steps:
+            history["step"].append(done)
+            history["loss_mm"].append(float(np.mean(running)))
+            bar.set_postfix(loss_mm=f"{history['loss_mm'][-1]:.1f}")
+            running = []
+        if done % config.eval_every == 0 or done == config.steps:
+            if val_batch is not None:
+                val = validate(model, val_batch)
+                history["val_step"].append(done)
+                history["val_mpjpe_mm"].append(val)
+                bar.write(f"step {done}: validation MPJPE {val:.1f} mm")
+            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": done,
+                        "history": history, "torch_rng": torch.get_rng_state(),
+                        "numpy_rng": train_set.rng.bit_generator.state}, out / "last.pt.partial")
+            Path(out / "last.pt.partial").replace(last)
+            plot_curves(history, out / "loss.png", title=f"training {out.name}")
+    final = checkpoint.save(out / "final.pt", model, config=dataclasses.asdict(config), command=command, step=config.steps)
+    (out / "history.json").write_text(json.dumps(history, indent=1))
+    return final
+
+
+def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, prefix: str = "") -> None:
+    """One --option per dataclass field (nested dataclasses get a prefix), defaults from the class."""
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        if dataclasses.is_dataclass(default):
+            add_dataclass_arguments(parser, type(default), prefix=f"{f.name}.")
+        elif isinstance(default, bool):
+            parser.add_argument(f"--{prefix}{f.name}", type=lambda v: v.lower() in ("1", "true", "yes"),
+                                default=default, metavar="BOOL")
+        else:
+            parser.add_argument(f"--{prefix}{f.name}", type=type(default), default=default)
+
+
+def config_from_arguments(args: argparse.Namespace, cls, prefix: str = ""):
+    values = {}
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        if dataclasses.is_dataclass(default):
+            values[f.name] = config_from_arguments(args, type(default), prefix=f"{f.name}.")
+        else:
+            values[f.name] = getattr(args, f"{prefix}{f.name}")
+    return cls(**values)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_dataclass_arguments(parser, TrainConfig)
+    args = parser.parse_args(argv)
+    config = config_from_arguments(args, TrainConfig)
+    command = "train " + shlex.join(sys.argv[1:] if argv is None else argv)
+    started = time.time()
+    try:
+        if not config.train_views:
+            raise ValueError("--train_views is required")
+        path = train(config, command)
+    except (OSError, ValueError) as error:
+        print(f"train: error: {error}", file=sys.stderr)
+        return 1
+    print(f"train: done in {time.time() - started:.0f} s -> {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""Render camera views of 3D mocap through a camera rig into the camera-view dataset format.
+
+World frame: y up, metres, floor near y = 0 (the shared mocap's frame; Human3.6M z-up data is
+rotated into it on load). A rig (YAML under adaptation/rigs/) places cameras around each
+sequence: fixed `cameras` (studio), or `views_per_sequence` random draws from ranges (robot,
+randomised). `render_views` is the CLI.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from adaptation.camera import Intrinsics, distort, project
+from adaptation.dataset import CameraViews, Sequence
+from adaptation.skeleton import NUM_JOINTS, ROOT, check_joints
+
+RIGS_DIR = Path(__file__).with_name("rigs")
+MM_PER_M = 1000.0
+# VideoPose3D keeps these 17 of Human3.6M's 32 joints, in our order.
+H36M32_TO_17 = [0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27]
+
+
+# --- mocap loading (units and axes converted here, at the edge) -------------------------------
+
+def load_mocap(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
+    """Shared-mocap npz ('<subject>/<sequence>/h36m17', mm, y-up) -> {subject: {sequence: (T,17,3) m}}."""
+    with np.load(path, allow_pickle=False) as data:
+        keys = [k for k in data.files if k.endswith("/h36m17")]
+        if not keys:
+            raise ValueError(f"{path}: no '<subject>/<sequence>/h36m17' arrays; is this the open mocap npz?")
+        out: dict[str, dict[str, np.ndarray]] = {}
+        for key in keys:
+            subject, sequence, _ = key.split("/")
+            poses = data[key].astype(np.float64) / MM_PER_M
+            check_joints(poses, f"{path}: {key}", channels=3)
+            out.setdefault(subject, {})[sequence] = poses
+    return out
+
+
+def load_videopose3d_h36m(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
+    """VideoPose3D's data_3d_h36m.npz (32 joints, metres, z-up) -> the same structure as load_mocap."""
+    with np.load(path, allow_pickle=True) as data:  # that file stores a pickled dict
+        if "positions_3d" not in data.files:
+            raise ValueError(f"{path}: no 'positions_3d'; expected VideoPose3D's data_3d_h36m.npz")
+        positions = data["positions_3d"].item()
+    out = {}
+    for subject, actions in positions.items():
+        for action, poses in actions.items():
+            if poses.ndim != 3 or poses.shape[1:] != (32, 3):
+                raise ValueError(f"{path}: {subject}/{action} has shape {poses.shape}, expected (T, 32, 3)")
+            zup = poses[:, H36M32_TO_17].astype(np.float64)
+            out.setdefault(subject, {})[action.replace(" ", "_")] = np.stack([zup[..., 0], zup[..., 2], -zup[..., 1]], -1)
+    return out
+
+
+# --- rigs ---------------------------------------------------------------------------------------
+
+@dataclass
+class Rig:
+    """Where cameras stand relative to a sequence; ranges are [low, high], sampled uniformly."""
+
+    name: str
+    image_size: list[list[int]]
+    focal_px: list[float] | None = None
+    focal_px_per_width: list[float] | None = None
+    principal_jitter_px: float = 0.0
+    aim_height_m: float | list[float] = 1.0
+    cameras: list[dict] = field(default_factory=list)
+    views_per_sequence: int = 1
+    azimuth_deg: list[float] = field(default_factory=lambda: [0.0, 360.0])
+    distance_m: list[float] = field(default_factory=lambda: [3.0, 5.0])
+    height_m: list[float] = field(default_factory=lambda: [1.0, 1.5])
+    yaw_in_view: float = 0.0
+    min_depth_m: float = 0.5
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Rig":
+        path = Path(path)
+        if not path.is_file() and (RIGS_DIR / f"{path}.yaml").is_file():
+            path = RIGS_DIR / f"{path}.yaml"  # a bundled rig by name
+        try:
+            spec = yaml.safe_load(path.read_text())
+            rig = cls(**spec)
+        except (OSError, yaml.YAMLError, TypeError) as error:
+            raise ValueError(f"rig {path}: {error}") from error
+        if (rig.focal_px is None) == (rig.focal_px_per_width is None):
+            raise ValueError(f"rig {path}: give exactly one of focal_px and focal_px_per_width")
+        return rig
+
+
+def _uniform(rng: np.random.Generator, value) -> float:
+    return float(rng.uniform(value[0], value[1])) if isinstance(value, (list, tuple)) else float(value)
+
+
+def look_rotation(forward: np.ndarray) -> np.ndarray:
+    """World->camera rotation (rows: x right, y down, z forward) for a camera with world y up."""
+    forward = forward / np.linalg.norm(forward)
+    right = np.cross(forward, [0.0, 1.0, 0.0])
+    right /= np.linalg.norm(right)
+    down = np.cross(forward, right)
+    return np.stack([right, down, forward])
+
+
+def place_camera(world: np.ndarray, rig: Rig, camera: dict, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, Intrinsics]:
+    """Rotation, centre and intrinsics of one camera looking at a sequence (world (T,17,3) m)."""
+    width, height = rig.image_size[rng.integers(len(rig.image_size))]
+    focal = _uniform(rng, rig.focal_px) if rig.focal_px is not None else _uniform(rng, rig.focal_px_per_width) * width
+    jitter = rig.principal_jitter_px
+    intrinsics = Intrinsics(focal, focal, width / 2 + rng.uniform(-jitter, jitter),
+                            height / 2 + rng.uniform(-jitter, jitter), int(width), int(height))
+    centre_xz = world[:, ROOT, [0, 2]].mean(0)
+    floor = world[..., 1].min()
+    azimuth = np.radians(_uniform(rng, camera.get("azimuth_deg", rig.azimuth_deg)))
+    distance = _uniform(rng, camera.get("distance_m", rig.distance_m))
+    camera_height = _uniform(rng, camera.get("height_m", rig.height_m))
+    position = np.array([centre_xz[0] + distance * np.sin(azimuth), floor + camera_height,
+                         centre_xz[1] + distance * np.cos(azimuth)])
+    target = np.array([centre_xz[0], floor + _uniform(rng, rig.aim_height_m), centre_xz[1]])
+    rotation = look_rotation(target - position)
+    if rig.yaw_in_view > 0:  # turn the camera so the person lands anywhere across the image
+        half_fov = np.arctan(width / (2 * focal))
+        yaw = rng.uniform(-1, 1) * rig.yaw_in_view * half_fov
+        c, s = np.cos(yaw), np.sin(yaw)
+        rotation = np.array([[c, 0, -s], [0, 1, 0], [s, 0, c]]) @ rotation
+    depth = (world - position) @ rotation[2]
+    if depth.min() < rig.min_depth_m:  # never let the person walk into or behind the camera
+        position = position - rotation[2] * (rig.min_depth_m - depth.min())
+    return rotation, position, intrinsics
+
+
+def add_detector_noise(pixels: np.ndarray, level: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Detector-like 2D noise: temporally correlated jitter of `level` x the person's 2D height,
+    plus rare gross outliers; returns noisy pixels and a matching confidence in [0, 1]."""
+    frames = len(pixels)
+    person_height = np.ptp(pixels[..., 1], axis=-1, keepdims=True)[..., None]      # (T,1,1)
+    white = rng.normal(size=pixels.shape)
+    correlated = np.empty_like(white)
+    correlated[0] = white[0]
+    for t in range(1, frames):  # AR(1), rho 0.8: detector errors persist over a few frames
+        correlated[t] = 0.8 * correlated[t - 1] + 0.6 * white[t]
+    error = level * person_height * correlated
+    outliers = rng.uniform(size=pixels.shape[:2]) < 0.01
+    error[outliers] += rng.normal(scale=0.1, size=(outliers.sum(), 2)) * person_height.repeat(NUM_JOINTS, 1)[outliers]
+    relative = np.linalg.norm(error, axis=-1) / person_height[..., 0]
+    confidence = np.exp(-((relative / 0.1) ** 2))
+    return pixels + error, confidence.astype(np.float32)
+
+
+def render(mocap: dict[str, dict[str, np.ndarray]], rig: Rig, seed: int = 0, noise: float = 0.0,
+           min_frames: int = 1) -> CameraViews:
+    """Every sequence through every camera of the rig -> a labelled CameraViews."""
+    rng = np.random.default_rng(seed)
+    cameras = rig.cameras or [{}] * rig.views_per_sequence
+    sequences = []
+    for subject in sorted(mocap):
+        for name in sorted(mocap[subject]):
+            world = mocap[subject][name]
+            if len(world) < min_frames:
+                continue
+            for index, camera in enumerate(cameras):
+                rotation, position, intrinsics = place_camera(world, rig, camera, rng)
+                points = (world - position) @ rotation.T
+                pixels = distort(project(points, intrinsics.as_array()[:2], intrinsics.as_array()[2:]), intrinsics)
+                confidence = np.ones(pixels.shape[:2], np.float32)
+                if noise > 0:
+                    pixels, confidence = add_detector_noise(pixels, noise, rng)
+                sequences.append(Sequence(f"{subject}/{name}/{rig.name}{index}", pixels.astype(np.float32),
+                                          confidence, intrinsics, 30.0, points.astype(np.float32)))
+    if not sequences:
+        raise ValueError(f"no sequence of at least {min_frames} frames to render")
+    return CameraViews(sequences)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="render_views", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mocap", required=True, help="open mocap npz (h36m17, mm) or VideoPose3D data_3d_h36m.npz")
+    parser.add_argument("--rig", required=True, help="rig YAML, or a bundled rig name: studio, robot, randomized")
+    parser.add_argument("--subjects", nargs="*", help="subjects to render (default: all)")
+    parser.add_argument("--noise", type=float, default=0.0, help="2D detector noise, fraction of person height (e.g. 0.01)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", required=True, help="output camera-view dataset (.npz)")
+    args = parser.parse_args(argv)
+    try:
+        rig = Rig.load(args.rig)
+        with np.load(args.mocap, allow_pickle=True) as probe:
+            is_videopose = "positions_3d" in probe.files
+        mocap = load_videopose3d_h36m(args.mocap) if is_videopose else load_mocap(args.mocap)
+        if args.subjects:
+            unknown = sorted(set(args.subjects) - set(mocap))
+            if unknown:
+                raise ValueError(f"unknown subjects {unknown}; {args.mocap} has {sorted(mocap)}")
+            mocap = {s: mocap[s] for s in args.subjects}
+        views = render(mocap, rig, seed=args.seed, noise=args.noise)
+        views.save(args.out)
+    except (OSError, ValueError) as error:
+        print(f"render_views: error: {error}", file=sys.stderr)
+        return 1
+    print(f"render_views: {len(views.sequences)} sequences, {views.num_frames} frames through rig "
+          f"'{rig.name}' -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Denoiser, DDIM sampler, the train and evaluate CLIs, and checkpoint errors."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from adaptation import checkpoint
+from adaptation.diffusion import Sampler, ddim_timesteps, sample_hypotheses
+from adaptation.evaluate import main as evaluate_main
+from adaptation.model import Denoiser, LifterConfig
+from adaptation.skeleton import flip_pose
+from adaptation.train import main as train_main
+from adaptation.views import Rig, render
+
+from fixtures import small_mocap
+
+TINY = LifterConfig(frames=9, width=32, depth=1, heads=2)
+
+
+def test_denoiser_maps_windows_to_windows_and_adds_the_output_bias():
+    model = Denoiser(TINY).eval()
+    kp, noisy, t = torch.randn(3, 9, 17, 2), torch.randn(3, 9, 17, 3), torch.tensor([0, 500, 999])
+    out = model(kp, noisy, t)
+    assert out.shape == (3, 9, 17, 3)
+    with torch.no_grad():
+        model.output_bias[4] = torch.tensor([0.1, 0.2, 0.3])
+    shifted = model(kp, noisy, t)
+    torch.testing.assert_close(shifted[:, :, 4] - out[:, :, 4], torch.tensor([0.1, 0.2, 0.3]).expand(3, 9, 3))
+    torch.testing.assert_close(shifted[:, :, 5], out[:, :, 5])
+
+
+def test_ddim_grid_follows_the_method_note():
+    assert ddim_timesteps(1) == [(999, -1)]
+    assert ddim_timesteps(2) == [(999, 499), (499, -1)]
+    with pytest.raises(ValueError):
+        ddim_timesteps(0)
+
+
+def test_hypotheses_differ_and_flip_is_an_involution():
+    sampler = Sampler(Denoiser(TINY).eval(), k=2, flip=True)
+    kp = torch.randn(2, 9, 17, 2)
+    with torch.no_grad():
+        out = sample_hypotheses(sampler, kp, hypotheses=4, generator=torch.Generator().manual_seed(0))
+    assert out.shape == (2, 4, 9, 17, 3)
+    assert (out[:, 0] - out[:, 1]).abs().max() > 0
+    torch.testing.assert_close(flip_pose(flip_pose(kp)), kp)
+
+
+@pytest.fixture(scope="module")
+def views_path(tmp_path_factory):
+    return render(small_mocap(200), Rig.load("robot"), seed=0, noise=0.01).save(
+        tmp_path_factory.mktemp("views") / "robot.npz")
+
+
+def test_train_resume_and_evaluate_end_to_end(views_path, tmp_path):
+    common = ["--train_views", str(views_path), "--val_views", str(views_path), "--out_dir", str(tmp_path),
+              "--batch_size", "8", "--eval_every", "10", "--model.frames", "9", "--model.width", "32",
+              "--model.depth", "1", "--model.heads", "2"]
+    assert train_main(common + ["--steps", "20"]) == 0
+    first = json.loads((tmp_path / "history.json").read_text())
+    assert train_main(common + ["--steps", "40"]) == 0          # resumes from last.pt at step 20
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert history["val_step"] == [10, 20, 30, 40] and first["val_step"] == [10, 20]
+    assert history["loss_mm"][-1] < history["loss_mm"][0]
+    assert (tmp_path / "loss.png").stat().st_size > 10_000
+    model, meta = checkpoint.load(tmp_path / "final.pt")
+    assert model.config.frames == 9 and meta["step"] == 40 and meta["command"].startswith("train ")
+
+    report_path = tmp_path / "report.json"
+    assert evaluate_main(["--model", str(tmp_path / "final.pt"), "--views", str(views_path),
+                          "--hypotheses", "2", "--out", str(report_path)]) == 0
+    report = json.loads(report_path.read_text())
+    overall = report["overall"]
+    assert overall["frames"] == sum(s["frames"] for s in report["sequences"].values())
+    assert 0 < overall["p_mpjpe_mm"] <= overall["mpjpe_mm"] < 2000
+    assert 0 <= overall["auc"] <= overall["pck150"] <= 100
+
+
+def test_training_on_unlabelled_views_fails_with_a_message(views_path, tmp_path, capsys):
+    from adaptation.dataset import CameraViews
+    unlabelled = CameraViews.load(views_path).without_labels().save(tmp_path / "2d_only.npz")
+    assert train_main(["--train_views", str(unlabelled), "--out_dir", str(tmp_path), "--steps", "1"]) == 1
+    assert "needs 3D labels" in capsys.readouterr().err
+
+
+def test_damaged_checkpoints_are_reported_with_their_path(tmp_path):
+    path = checkpoint.save(tmp_path / "ok.pt", Denoiser(TINY))
+    (tmp_path / "cut.pt").write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(ValueError, match="cut.pt: not a readable lifter checkpoint"):
+        checkpoint.load(tmp_path / "cut.pt")
+    torch.save({"format": "something-else"}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="other.pt: not a posynda lifter checkpoint"):
+        checkpoint.load(tmp_path / "other.pt")
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        checkpoint.load(tmp_path / "missing.pt")
+    assert np.isfinite(checkpoint.load(path)[0].output_bias.detach().numpy()).all()
