@@ -10,6 +10,7 @@ TOOLS = {
     "render_views": "adaptation.views:main",
     "train": "adaptation.train:main",
     "evaluate": "adaptation.evaluate:main",
+    "export_model": "adaptation.export:main",
 }
 
 setup(

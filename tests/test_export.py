@@ -1,0 +1,84 @@
+"""ONNX export parity, backend selection, and refusal of damaged or mismatched model files."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from adaptation.clips import cut, prepare
+from adaptation.export import build_engine, export_model_dir, main as export_main, onnx_parity
+from adaptation.model import Denoiser, LifterConfig
+from adaptation.runtime import ModelError, open_backend
+from adaptation.views import Rig, render
+
+from fixtures import small_mocap
+
+FRAMES = 9
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    model = Denoiser(LifterConfig(frames=FRAMES, width=32, depth=2, heads=2))
+    return model, export_model_dir(model, tmp_path_factory.mktemp("model") / "tiny", k=2, command="test")
+
+
+def real_windows(count):
+    """Normalised 2D windows of real mocap through the robot rig."""
+    sequence = prepare(render(small_mocap(200), Rig.load("robot"), seed=1))[0]
+    return np.stack([cut(sequence.keypoints_2d, 10 * i, FRAMES) for i in range(count)])
+
+
+@pytest.mark.parametrize("batch", [1, 4])
+def test_onnx_runtime_matches_pytorch_on_real_windows(model_dir, batch):
+    model, directory = model_dir
+    windows = real_windows(batch)
+    noise = np.random.default_rng(batch).standard_normal((*windows.shape[:-1], 3))
+    assert onnx_parity(directory / "lifter.onnx", model, windows, noise, k=2) < 1e-4
+
+
+def test_backend_falls_back_to_onnxruntime_cpu_and_agrees_with_torch(model_dir):
+    _, directory = model_dir
+    backend = open_backend(directory)            # no TensorRT and no GPU on test machines
+    assert backend.name == "onnxruntime-cpu"
+    torch_backend = open_backend(directory, "torch")
+    windows = real_windows(3)
+    noise = np.zeros((*windows.shape[:-1], 3))
+    np.testing.assert_allclose(backend.lift(windows, noise), torch_backend.lift(windows, noise), atol=1e-4)
+    assert backend.timings.calls == 1 and backend.timings.last_ms > 0
+    with pytest.raises(ValueError, match=r"keypoints_2d must be \(N, 9, 17, 2\)"):
+        backend.lift(windows[:, :5])
+
+
+def test_tensorrt_absence_is_reported_and_the_cli_exits_non_zero(model_dir, capsys):
+    _, directory = model_dir
+    with pytest.raises(RuntimeError, match="TensorRT is not installed"):
+        build_engine(directory / "lifter.onnx")
+    assert export_main(["--onnx", str(directory / "lifter.onnx"), "--tensorrt", "fp16"]) == 1
+    assert "TensorRT is not installed" in capsys.readouterr().err
+
+
+def damaged_copy(directory, tmp_path, change):
+    copy = tmp_path / "copy"
+    shutil.copytree(directory, copy)
+    change(copy)
+    return copy
+
+
+def edit_card(key, value):
+    def change(copy):
+        card = json.loads((copy / "model.json").read_text())
+        card["config"][key] = value
+        (copy / "model.json").write_text(json.dumps(card))
+    return change
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: (c / "lifter.onnx").write_bytes((c / "lifter.onnx").read_bytes()[:5000]), "lifter.onnx: not a readable ONNX"),
+    (edit_card("frames", 27), r"lifter.onnx: input keypoints_2d is .* model.json says windows of 27 frames"),
+    (edit_card("joints", 33), "33 joints; this node needs 'h36m17' with 17"),
+    (lambda c: (c / "model.json").unlink(), "not a complete model directory"),
+])
+def test_damaged_or_mismatched_model_files_name_the_file_and_the_problem(model_dir, tmp_path, change, message):
+    _, directory = model_dir
+    with pytest.raises(ModelError, match=message):
+        open_backend(damaged_copy(directory, tmp_path, change))
