@@ -11,13 +11,15 @@ TOOLS = {
     "train": "adaptation.train:main",
     "evaluate": "adaptation.evaluate:main",
     "export_model": "adaptation.export:main",
+    "adapt": "posynda_ros.adapt_cli:main",
+    "lift": "posynda_ros.lift_node:main",
 }
 
 setup(
     name=PACKAGE,
     version="0.1.0",
     packages=["posynda_ros", "adaptation"],
-    package_data={"adaptation": ["models/*/*", "rigs/*.yaml"], "posynda_ros": ["*.xml"]},
+    package_data={"adaptation": ["models/*/*", "rigs/*.yaml", "data/*.npz"], "posynda_ros": ["*.xml"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),

@@ -134,7 +134,7 @@ def train(config: TrainConfig, command: str = "") -> Path:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         optimizer.step()
-        running.append(float(loss) * 1000)
+        running.append(loss.item() * 1000)
         done = step + 1
         if done % 50 == 0 or done == config.steps:
             history["step"].append(done)

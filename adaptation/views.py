@@ -20,6 +20,7 @@ from adaptation.dataset import CameraViews, Sequence
 from adaptation.skeleton import NUM_JOINTS, ROOT, check_joints
 
 RIGS_DIR = Path(__file__).with_name("rigs")
+BUNDLED_MOCAP = Path(__file__).with_name("data") / "cmu_hdm05_h36m17.npz"   # CMU + HDM05 (README, licences)
 MM_PER_M = 1000.0
 # VideoPose3D keeps these 17 of Human3.6M's 32 joints, in our order.
 H36M32_TO_17 = [0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27]
@@ -179,7 +180,8 @@ def render(mocap: dict[str, dict[str, np.ndarray]], rig: Rig, seed: int = 0, noi
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="render_views", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mocap", required=True, help="open mocap npz (h36m17, mm) or VideoPose3D data_3d_h36m.npz")
+    parser.add_argument("--mocap", default=str(BUNDLED_MOCAP),
+                        help="open mocap npz (h36m17, mm) or VideoPose3D data_3d_h36m.npz (default: the bundled one)")
     parser.add_argument("--rig", required=True, help="rig YAML, or a bundled rig name: studio, robot, randomized")
     parser.add_argument("--subjects", nargs="*", help="subjects to render (default: all)")
     parser.add_argument("--noise", type=float, default=0.0, help="2D detector noise, fraction of person height (e.g. 0.01)")

@@ -37,3 +37,66 @@ def make_typestore() -> Typestore:
         types.update(get_types_from_msg(text, f"{MSGS_PACKAGE}/msg/{name}"))
     store.register(types)
     return store
+
+
+IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
+CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
+
+
+def stamp_seconds(header) -> float:
+    return header.stamp.sec + header.stamp.nanosec * 1e-9
+
+
+def pick_topic(topics: dict[str, str], wanted: str | None, types: tuple[str, ...], what: str, paths) -> str:
+    """The named topic (checked), or the only one of the right type; otherwise a clear error."""
+    if wanted:
+        if wanted not in topics:
+            raise ValueError(f"{what} topic {wanted!r} is not in {', '.join(map(str, paths))}; topics: {sorted(topics)}")
+        if topics[wanted] not in types:
+            raise ValueError(f"topic {wanted!r} has type {topics[wanted]}, expected one of {types}")
+        return wanted
+    found = sorted(t for t, msgtype in topics.items() if msgtype in types)
+    if not found:
+        raise ValueError(f"no {what} topic ({' or '.join(types)}) in {', '.join(map(str, paths))}")
+    if len(found) > 1:
+        raise ValueError(f"several {what} topics {found}; choose one with the topic flag")
+    return found[0]
+
+
+def read_camera_frames(paths: list[Path], image_topic: str | None = None, info_topic: str | None = None):
+    """Yield (stamp_s, rgb, Intrinsics) for every image of one camera in rosbag2 bags (sqlite3 or MCAP).
+
+    Images pair with the camera_info whose header stamp is nearest (not the log time). Raises
+    ValueError for missing topics, missing or uncalibrated camera_info, or undecodable images.
+    """
+    import numpy as np
+    from rosbags.highlevel import AnyReader
+
+    from adaptation.camera import Intrinsics
+    from posynda_ros.images import to_rgb
+
+    paths = [Path(p) for p in paths]
+    for path in paths:
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no such bag")
+    with AnyReader(paths, default_typestore=get_typestore(Stores.ROS2_KILTED)) as reader:
+        topics = {c.topic: c.msgtype for c in reader.connections}
+        image_topic = pick_topic(topics, image_topic, IMAGE_TYPES, "image", paths)
+        info_topic = pick_topic(topics, info_topic, (CAMERA_INFO_TYPE,), "camera_info", paths)
+        infos = []
+        for connection, _, raw in reader.messages([c for c in reader.connections if c.topic == info_topic]):
+            info = reader.deserialize(raw, connection.msgtype)
+            infos.append((stamp_seconds(info.header), info))
+        if not infos:
+            raise ValueError(f"camera_info topic {info_topic!r} has no messages")
+        infos.sort(key=lambda item: item[0])
+        info_stamps = np.array([s for s, _ in infos])
+        cache: dict[int, Intrinsics] = {}
+        for connection, _, raw in reader.messages([c for c in reader.connections if c.topic == image_topic]):
+            msg = reader.deserialize(raw, connection.msgtype)
+            stamp = stamp_seconds(msg.header)
+            nearest = int(np.abs(info_stamps - stamp).argmin())
+            if nearest not in cache:
+                info = infos[nearest][1]
+                cache[nearest] = Intrinsics.from_camera_info(list(info.k), list(info.d), info.width, info.height)
+            yield stamp, to_rgb(msg), cache[nearest]

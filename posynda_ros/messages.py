@@ -76,3 +76,37 @@ def array_message(header: Header, model_id: str, estimates: list[SkeletonEstimat
     return Skeleton3DArray(
         header=header, model_id=model_id, skeletons=[to_message(e) for e in estimates]
     )
+
+
+def marker_array(header: Header, estimates: list[SkeletonEstimate], lifetime_s: float = 0.5):
+    """RViz markers: DELETEALL, then per person a SPHERE_LIST of joints and a LINE_LIST of bones.
+
+    Joints or bones with non-finite coordinates are skipped, so RViz never receives NaN.
+    """
+    from builtin_interfaces.msg import Duration
+    from std_msgs.msg import ColorRGBA
+    from visualization_msgs.msg import Marker, MarkerArray
+
+    from adaptation.skeleton import BONES
+
+    markers = [Marker(header=header, action=Marker.DELETEALL)]
+    lifetime = Duration(sec=int(lifetime_s), nanosec=int((lifetime_s % 1) * 1e9))
+    for index, estimate in enumerate(estimates):
+        points = estimate.positions_m
+        finite = np.isfinite(points).all(axis=1)
+        hue = [(0.1, 0.8, 0.3), (0.2, 0.5, 1.0), (1.0, 0.6, 0.1), (0.9, 0.2, 0.7)][estimate.track_id % 4]
+        color = ColorRGBA(r=hue[0], g=hue[1], b=hue[2], a=1.0)
+        joints = Marker(header=header, ns="joints", id=index, type=Marker.SPHERE_LIST, action=Marker.ADD,
+                        lifetime=lifetime, color=color)
+        joints.pose.orientation.w = 1.0
+        joints.scale.x = joints.scale.y = joints.scale.z = 0.05
+        joints.points = [Point(x=float(x), y=float(y), z=float(z)) for (x, y, z), ok in zip(points, finite) if ok]
+        bones = Marker(header=header, ns="bones", id=index, type=Marker.LINE_LIST, action=Marker.ADD,
+                       lifetime=lifetime, color=color)
+        bones.pose.orientation.w = 1.0
+        bones.scale.x = 0.02
+        for parent, child in BONES:
+            if finite[parent] and finite[child]:
+                bones.points += [Point(x=float(v[0]), y=float(v[1]), z=float(v[2])) for v in (points[parent], points[child])]
+        markers += [joints, bones]
+    return MarkerArray(markers=markers)

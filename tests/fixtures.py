@@ -1,4 +1,4 @@
-"""Small real data shared by tests, taken from the open mocap shipped in data/mocap."""
+"""Small real data shared by tests, taken from the open mocap shipped in adaptation/data."""
 from pathlib import Path
 
 import numpy as np
@@ -6,7 +6,7 @@ import numpy as np
 from adaptation.views import load_mocap
 
 REPO = Path(__file__).resolve().parents[1]
-MOCAP = REPO / "data" / "mocap" / "cmu_hdm05_h36m17.npz"
+MOCAP = REPO / "adaptation" / "data" / "cmu_hdm05_h36m17.npz"
 
 
 def small_mocap(frames: int = 120) -> dict[str, dict[str, np.ndarray]]:

@@ -1,0 +1,31 @@
+"""Target-specified source augmentation F ("global position alignment", PoSynDA / PoseDA).
+
+A source 3D clip is placed where a real target person stands: per frame, the depth that makes
+the source pose as large in the target image as the target person, and the root translation
+that puts its pelvis on the target's pelvis; then it is projected through the target camera.
+The 3D label stays the root-relative source pose. Clips pair with clips, frame f with frame f,
+so the synthetic 2D follows a real target track (the research code paired random frames).
+All tensors are torch; 2D and intrinsics in normalised image units (adaptation.camera).
+"""
+from __future__ import annotations
+
+import torch
+
+from adaptation.camera import project
+from adaptation.skeleton import ROOT
+
+
+def align_to_target(source_pose: torch.Tensor, target_keypoints: torch.Tensor, target_camera: torch.Tensor) -> torch.Tensor:
+    """Source pose (B, F, J, 3) root-relative metres, target 2D (B, F, J, 2), camera (B, 4) = f_n, c_n
+    -> the source pose's 2D (B, F, J, 2) as the target camera would see it at the target's place."""
+    f = target_camera[:, None, None, :2]                                   # (B,1,1,2)
+    c = target_camera[:, None, None, 2:]
+    extent_2d = target_keypoints.amax(-2) - target_keypoints.amin(-2)     # (B,F,2)
+    scale_2d = extent_2d.sum(-1) / 2                                        # s
+    extent_3d = source_pose[..., :2].amax(-2) - source_pose[..., :2].amin(-2)   # dx, dy
+    depth = (f[:, :, 0, 0] * extent_3d[..., 0] + f[:, :, 0, 1] * extent_3d[..., 1]) / (2 * scale_2d.clamp_min(1e-4))
+    root_2d = target_keypoints[..., ROOT, :]                                # (B,F,2)
+    root_xy = depth[..., None] * (root_2d - c[:, :, 0]) / f[:, :, 0]
+    translation = torch.cat([root_xy, depth[..., None]], dim=-1)            # (B,F,3)
+    placed = source_pose - source_pose[..., ROOT:ROOT + 1, :] + translation[..., None, :]
+    return project(placed, f, c)

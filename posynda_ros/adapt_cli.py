@@ -1,0 +1,145 @@
+"""`adapt`: robot bags (or a 2D camera-view dataset) -> a PoSynDA-adapted lifter model directory.
+
+  bags -> images + camera_info -> MediaPipe (video mode) -> person tracks (2D, target domain)
+  bundled mocap -> source views (rig of the base model) -+-> adaptation.adapt -> export
+  base model --------------------------------------------+
+
+Output directory: lifter.pt, lifter.onnx, model.json (the card, with the camera adapted to),
+target_views.npz (the 2D tracks used), report.json and adapt_loss.png. It is written under
+<out>.partial and renamed at the very end, so an interrupted run never looks complete.
+Under torchrun every process adapts on its own batches (DistributedDataParallel); rank 0 writes.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shlex
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch.distributed as dist
+from tqdm import tqdm
+
+from adaptation import checkpoint
+from adaptation.adapt import AdaptConfig, adapt, is_main_process
+from adaptation.camera import Intrinsics
+from adaptation.dataset import CameraViews, Sequence
+from adaptation.export import export_model_dir
+from adaptation.train import add_dataclass_arguments, config_from_arguments
+from adaptation.views import BUNDLED_MOCAP, Rig, load_mocap, render
+
+
+def tracks_from_bags(paths: list[Path], image_topic: str | None, info_topic: str | None,
+                     max_gap_s: float = 0.5, min_frames: int = 3) -> CameraViews:
+    """Run MediaPipe over every image and cut the detections into tracks at gaps, time jumps and camera changes."""
+    from posynda_ros.bags import read_camera_frames
+    from posynda_ros.keypoints import PoseDetector
+
+    detector = PoseDetector(max_gap_s=max_gap_s)
+    sequences: list[Sequence] = []
+    current: list[tuple[float, np.ndarray, np.ndarray]] = []
+    current_camera: Intrinsics | None = None
+    frames_seen = 0
+
+    def close_track() -> None:
+        if len(current) >= min_frames:
+            stamps = np.array([s for s, _, _ in current])
+            fps = float(1 / np.median(np.diff(stamps))) if len(stamps) > 1 else 30.0
+            sequences.append(Sequence(f"track{len(sequences)}", np.stack([k for _, k, _ in current]).astype(np.float32),
+                                      np.stack([c for _, _, c in current]).astype(np.float32), current_camera, fps))
+        current.clear()
+
+    for stamp, rgb, camera in tqdm(read_camera_frames(paths, image_topic, info_topic), desc="keypoints", unit="img"):
+        frames_seen += 1
+        if (rgb.shape[1], rgb.shape[0]) != (camera.width, camera.height):
+            raise ValueError(f"image is {rgb.shape[1]}x{rgb.shape[0]} but camera_info says {camera.width}x{camera.height}")
+        detection = detector.detect(rgb, stamp)
+        jumped = bool(current) and not (0 < stamp - current[-1][0] <= max_gap_s)
+        if detection is None or jumped or camera != current_camera:
+            close_track()
+        current_camera = camera
+        if detection is not None:
+            current.append((stamp, detection.keypoints_px, detection.confidence))
+    close_track()
+    detector.close()
+    if frames_seen == 0:
+        raise ValueError("the image topic has no messages")
+    if not sequences:
+        raise ValueError(f"no person detected in {frames_seen} images (need tracks of >= {min_frames} frames)")
+    return CameraViews(sequences)
+
+
+def source_views_for(base_card: dict, seed: int) -> CameraViews:
+    """Labelled source views: the bundled mocap through the rig the base model was trained with."""
+    rig = Rig.load(base_card.get("source_rig", "randomized"))
+    return render(load_mocap(BUNDLED_MOCAP), rig, seed=seed, noise=0.01)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="adapt", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("bags", nargs="*", type=Path, help="rosbag2 directories or files (sqlite3 or MCAP)")
+    parser.add_argument("--views", type=Path, help="instead of bags: a 2D camera-view dataset (.npz) of the target camera")
+    parser.add_argument("--image-topic", help="sensor_msgs/Image or CompressedImage topic (detected when unambiguous)")
+    parser.add_argument("--camera-info-topic", help="sensor_msgs/CameraInfo topic (detected when unambiguous)")
+    parser.add_argument("--base-model", type=Path, default=checkpoint.DEFAULT_MODEL.parent,
+                        help="model directory (or .pt) to adapt; default: the shipped model")
+    parser.add_argument("--source-views", type=Path, help="labelled source views (.npz); default: bundled mocap rendered")
+    parser.add_argument("--out", type=Path, required=True, help="model directory to write")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    add_dataclass_arguments(parser, AdaptConfig)
+    args = parser.parse_args(argv)
+    config = config_from_arguments(args, AdaptConfig)
+    command = "adapt " + shlex.join(sys.argv[1:] if argv is None else [str(a) for a in argv])
+    partial = args.out.with_name(args.out.name + ".partial")
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    try:
+        if bool(args.bags) == bool(args.views):
+            raise ValueError("give either bag paths or --views (not both, not neither)")
+        if args.out.exists() and not args.overwrite:
+            raise ValueError(f"{args.out} exists; pass --overwrite to replace it")
+        if distributed:
+            import torch
+            dist.init_process_group("nccl" if torch.cuda.is_available() and config.device != "cpu" else "gloo")
+        started = time.time()
+        target = CameraViews.load(args.views) if args.views else tracks_from_bags(args.bags, args.image_topic,
+                                                                                  args.camera_info_topic)
+        base_path = args.base_model / "lifter.pt" if args.base_model.is_dir() else args.base_model
+        student, base_meta = checkpoint.load(base_path)
+        base_card_path = base_path.parent / "model.json"
+        base_card = json.loads(base_card_path.read_text()) if base_card_path.is_file() else {}
+        source = CameraViews.load(args.source_views) if args.source_views else source_views_for(base_card, config.seed)
+        if is_main_process():
+            shutil.rmtree(partial, ignore_errors=True)
+            partial.mkdir(parents=True)
+            target.without_labels().save(partial / "target_views.npz")
+        model, history = adapt(student, source, target, config, log_dir=partial if is_main_process() else None)
+        if is_main_process():
+            cameras = sorted({dataclasses.astuple(s.intrinsics) for s in target.sequences})
+            card = {"command": command, "base_model": str(base_path), "source_rig": base_card.get("source_rig"),
+                    "adapted_to_cameras": [dict(zip([f.name for f in dataclasses.fields(Intrinsics)], c)) for c in cameras],
+                    "adapt_config": dataclasses.asdict(config), "target_frames": target.num_frames,
+                    "target_tracks": len(target.sequences)}
+            export_model_dir(model, partial, k=1, **card)
+            report = {**card, "history": history, "wall_time_s": round(time.time() - started, 1)}
+            (partial / "report.json").write_text(json.dumps(report, indent=1))
+            if args.out.exists():
+                shutil.rmtree(args.out)
+            os.replace(partial, args.out)
+            print(f"adapt: {target.num_frames} target frames in {len(target.sequences)} tracks; "
+                  f"adapted model -> {args.out} ({report['wall_time_s']} s)")
+    except (OSError, ValueError, RuntimeError) as error:
+        print(f"adapt: error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        if distributed and dist.is_initialized():
+            dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""Image -> 3D skeletons, without ROS: detect, window, lift, place the root. The node wraps this.
+
+    RGB image + intrinsics -> MediaPipe 2D (+ confidence) -> undistort, normalise -> window (F frames)
+    -> lifter backend (H hypotheses) -> root-relative 3D -> root from 2D + intrinsics -> estimate
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from adaptation.camera import Intrinsics, normalize_pixels, solve_root, undistort
+from adaptation.runtime import Backend
+from posynda_ros.keypoints import PoseDetector
+from posynda_ros.messages import SkeletonEstimate
+from posynda_ros.window import PersonWindow, WindowFrame
+
+STAGES = ("detect", "lift", "place")
+
+
+@dataclass
+class PipelineResult:
+    estimates: list[SkeletonEstimate]
+    context: Any                       # the context of the frame these estimates describe
+    stage_ms: dict[str, float] = field(default_factory=dict)
+
+
+class LiftPipeline:
+    def __init__(self, backend: Backend, hypotheses: int = 3, window_mode: str = "causal",
+                 max_gap_s: float = 0.5, min_score: float = 0.5, seed: int = 0):
+        if hypotheses < 1:
+            raise ValueError(f"hypotheses must be >= 1, got {hypotheses}")
+        self.backend = backend
+        self.hypotheses = hypotheses
+        self.detector = PoseDetector(max_gap_s=max_gap_s, min_score=min_score)
+        self.window = PersonWindow(backend.frames, window_mode, max_gap_s)
+        self.rng = np.random.default_rng(seed)
+
+    def close(self) -> None:
+        self.detector.close()
+
+    def process(self, rgb: np.ndarray, stamp_s: float, intrinsics: Intrinsics, context: Any = None) -> PipelineResult:
+        """Lift one image; `context` (e.g. the ROS header) is returned with the frame it belongs to."""
+        timings = {}
+        started = time.perf_counter()
+        detection = self.detector.detect(rgb, stamp_s)
+        timings["detect"] = (time.perf_counter() - started) * 1000
+        if detection is None:
+            self.window.reset()
+            return PipelineResult([], context, timings)
+        pixels = undistort(detection.keypoints_px, intrinsics)
+        normalised = normalize_pixels(pixels, intrinsics.width, intrinsics.height).astype(np.float32)
+        self.window.push(WindowFrame(stamp_s, normalised, detection.keypoints_px, detection.confidence,
+                                     (context, intrinsics, detection.score)))
+        index = self.window.output_index()
+        if index is None:                       # a centred window is still filling
+            return PipelineResult([], None, timings)
+        window, frames = self.window.window()
+        started = time.perf_counter()
+        hypotheses = self.backend.lift(np.repeat(window[None], self.hypotheses, axis=0), rng=self.rng)[:, index]
+        timings["lift"] = (time.perf_counter() - started) * 1000
+        started = time.perf_counter()
+        frame = frames[index]
+        frame_context, frame_intrinsics, score = frame.context
+        estimate = self._place(hypotheses, frame, frame_intrinsics, score)
+        timings["place"] = (time.perf_counter() - started) * 1000
+        return PipelineResult([estimate], frame_context, timings)
+
+    def _place(self, hypotheses: np.ndarray, frame: WindowFrame, intrinsics: Intrinsics, score: float) -> SkeletonEstimate:
+        """Mean pose, per-joint spread, and the root solved from the 2D and the intrinsics."""
+        pose = hypotheses.mean(0).astype(np.float64)                                   # (J, 3)
+        spread = np.sqrt(((hypotheses - pose) ** 2).sum(-1).mean(0)) if len(hypotheses) > 1 else np.zeros(len(pose))
+        camera = intrinsics.normalized()
+        root = solve_root(pose, frame.keypoints_n.astype(np.float64), camera[:2], camera[2:],
+                          np.clip(frame.confidence, 1e-3, 1.0))
+        from posynda_msgs.msg import Skeleton3D
+
+        placed = np.isfinite(root).all() and root[2] > 0.1
+        return SkeletonEstimate(
+            positions_m=pose + root if placed else pose,
+            confidence=frame.confidence,
+            uncertainty_m=spread,
+            keypoints_px=frame.keypoints_px,
+            position_mode=Skeleton3D.POSITION_CAMERA_FRAME if placed else Skeleton3D.POSITION_ROOT_RELATIVE,
+            track_id=self.window.track_id,
+            track_state=Skeleton3D.TRACK_CONFIRMED if self.window.full else Skeleton3D.TRACK_TENTATIVE,
+            score=score,
+        )
