@@ -100,3 +100,48 @@ def read_camera_frames(paths: list[Path], image_topic: str | None = None, info_t
                 info = infos[nearest][1]
                 cache[nearest] = Intrinsics.from_camera_info(list(info.k), list(info.d), info.width, info.height)
             yield stamp, to_rgb(msg), cache[nearest]
+
+
+def write_camera_bag(path: Path, frames, intrinsics, frame_id: str = "camera_optical_frame",
+                     image_topic: str = "/camera/image_raw", info_topic: str = "/camera/camera_info",
+                     storage: str = "mcap", compressed: bool = False) -> Path:
+    """Write (stamp_s, rgb) frames with one camera_info per image into a new rosbag2 bag.
+
+    intrinsics None writes an all-zero K, as drivers of uncalibrated cameras publish.
+    """
+    import cv2
+    import numpy as np
+    from rosbags.rosbag2 import StoragePlugin, Writer
+
+    store = get_typestore(Stores.ROS2_KILTED)
+    types = store.types
+    Header, Time = store.types["std_msgs/msg/Header"], store.types["builtin_interfaces/msg/Time"]
+    CameraInfo = types["sensor_msgs/msg/CameraInfo"]
+    RegionOfInterest = types["sensor_msgs/msg/RegionOfInterest"]
+    image_type = "sensor_msgs/msg/CompressedImage" if compressed else "sensor_msgs/msg/Image"
+    plugin = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}[storage]
+    with Writer(path, version=9, storage_plugin=plugin) as writer:
+        image_conn = writer.add_connection(image_topic, image_type, typestore=store)
+        info_conn = writer.add_connection(info_topic, "sensor_msgs/msg/CameraInfo", typestore=store)
+        for stamp_s, rgb in frames:
+            header = Header(stamp=Time(sec=int(stamp_s), nanosec=int(round((stamp_s % 1) * 1e9))), frame_id=frame_id)
+            if compressed:
+                ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+                image = types[image_type](header=header, format="jpeg", data=np.frombuffer(jpeg.tobytes(), np.uint8))
+            else:
+                image = types[image_type](header=header, height=rgb.shape[0], width=rgb.shape[1], encoding="rgb8",
+                                          is_bigendian=0, step=rgb.shape[1] * 3, data=rgb.reshape(-1))
+            if intrinsics is None:
+                k, d = np.zeros(9), np.zeros(5)
+            else:
+                k = np.array([intrinsics.fx, 0, intrinsics.cx, 0, intrinsics.fy, intrinsics.cy, 0, 0, 1], dtype=np.float64)
+                d = np.array(intrinsics.distortion, dtype=np.float64)
+            info = CameraInfo(header=header, height=rgb.shape[0], width=rgb.shape[1],
+                              distortion_model="plumb_bob", d=d, k=k,
+                              r=np.eye(3).reshape(-1), p=np.concatenate([k.reshape(3, 3), np.zeros((3, 1))], 1).reshape(-1),
+                              binning_x=0, binning_y=0,
+                              roi=RegionOfInterest(x_offset=0, y_offset=0, height=0, width=0, do_rectify=False))
+            log_time = int(stamp_s * 1e9)
+            writer.write(info_conn, log_time, store.serialize_cdr(info, info_conn.msgtype))
+            writer.write(image_conn, log_time, store.serialize_cdr(image, image_type))
+    return Path(path)

@@ -125,8 +125,9 @@ class LiftNode(Node):
         self.get_logger().warning(problem, throttle_duration_sec=5.0)
 
     def handle(self, msg) -> None:
-        if self.pipeline is None:
-            return self.reject(self.model_error)
+        if self.pipeline is None:            # already logged once at start-up; diagnostics say ERROR
+            self.counts["rejected"] += 1
+            return
         if self.intrinsics is None:
             return self.reject(self.camera_error or f"no camera_info received on {self.info_topic}; skipping images")
         started = time.perf_counter()

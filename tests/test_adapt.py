@@ -1,0 +1,163 @@
+"""PoSynDA pieces (augmentation, reprojection selection, LoRA) and `adapt` end to end on real data."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from adaptation.adapt import select_by_reprojection
+from adaptation.augment import align_to_target
+from adaptation.camera import Intrinsics, project
+from adaptation.dataset import CameraViews
+from adaptation.export import export_model_dir
+from adaptation.lora import LoRALinear, merge_lora, prepare_for_adaptation
+from adaptation.model import Denoiser, LifterConfig
+from adaptation.runtime import open_backend
+from adaptation.views import Rig, render
+from posynda_ros.adapt_cli import main as adapt_main
+from posynda_ros.bags import write_camera_bag
+
+from fixtures import small_mocap
+from video import CENTRE, FOCAL, SIZE, read_frames
+
+CAMERA = torch.tensor([[2 * 500 / 640, 2 * 500 / 640, 2 * 320 / 640 - 1, 2 * 240 / 640 - 0.75]])
+
+
+def test_augmentation_puts_the_source_pelvis_on_the_target_pelvis_at_the_target_scale():
+    rng = np.random.default_rng(0)
+    source = torch.tensor(rng.normal(scale=0.25, size=(1, 4, 17, 3)), dtype=torch.float32)
+    source = source - source[..., :1, :]
+    target_3d = torch.tensor(rng.normal(scale=0.25, size=(1, 4, 17, 3)), dtype=torch.float32) + torch.tensor([0.5, 0.2, 4.0])
+    target_2d = project(target_3d, CAMERA[:, None, None, :2], CAMERA[:, None, None, 2:])
+    synthetic = align_to_target(source, target_2d, CAMERA)
+    torch.testing.assert_close(synthetic[..., 0, :], target_2d[..., 0, :])           # same pelvis pixel
+    size = lambda kp: ((kp.amax(-2) - kp.amin(-2)).sum(-1) / 2)                    # noqa: E731
+    ratio = size(synthetic) / size(target_2d)
+    assert ((ratio > 0.6) & (ratio < 1.6)).all(), "same apparent size, up to the pose's shape"
+
+
+def test_reprojection_selection_picks_the_hypothesis_that_explains_the_2d():
+    rng = np.random.default_rng(1)
+    truth = torch.tensor(rng.normal(scale=0.25, size=(2, 3, 17, 3)), dtype=torch.float32)
+    truth = truth - truth[..., :1, :]
+    keypoints = project(truth + torch.tensor([0.1, 0.3, 3.5]), CAMERA[:, None, None, :2], CAMERA[:, None, None, 2:])
+    camera = CAMERA.expand(2, 4)
+    wrong = truth.flip(-1)                                     # a different pose, same root
+    hypotheses = torch.stack([wrong, truth, wrong * 1.3], dim=1)
+    hypotheses[1, 1, 2] = wrong[1, 2]                          # one pose where no hypothesis is right...
+    hypotheses[1, 2, 2] = truth[1, 2]                          # ...except the third
+    selected, error = select_by_reprojection(hypotheses, keypoints, camera)
+    torch.testing.assert_close(selected, truth, atol=1e-5, rtol=0)
+    assert error.shape == (2, 3, 3) and float(error.amin(1).max()) < 1e-4
+
+
+def test_lora_starts_as_the_source_model_trains_only_adapters_and_bias_and_merges_exactly():
+    torch.manual_seed(0)
+    model = Denoiser(LifterConfig(frames=9, width=32, depth=2, heads=2)).eval()
+    inputs = (torch.randn(2, 9, 17, 2), torch.randn(2, 9, 17, 3), torch.tensor([999, 10]))
+    before = model(*inputs)
+    trainable = prepare_for_adaptation(model, lora_rank=4, train_bias=True)
+    torch.testing.assert_close(model(*inputs), before)
+    adapters = [m for m in model.modules() if isinstance(m, LoRALinear)]
+    assert len(adapters) == 2 * 2 * 2                          # qkv and proj, spatial and temporal, 2 blocks
+    assert sum(p.numel() for p in trainable) == sum(m.lora_a.numel() + m.lora_b.numel() for m in adapters) + 17 * 3
+    with torch.no_grad():
+        for m in adapters:
+            m.lora_b.normal_(std=0.1)
+        model.output_bias.fill_(0.05)
+    adapted = model(*inputs)
+    assert (adapted - before).abs().max() > 1e-3
+    torch.testing.assert_close(merge_lora(model)(*inputs), adapted, atol=1e-5, rtol=1e-5)
+    assert not any(isinstance(m, LoRALinear) for m in model.modules())
+
+
+@pytest.fixture(scope="module")
+def base_model(tmp_path_factory):
+    model = Denoiser(LifterConfig(frames=9, width=32, depth=1, heads=2))
+    return export_model_dir(model, tmp_path_factory.mktemp("base") / "model", source_rig="robot")
+
+
+@pytest.fixture(scope="module")
+def source_views(tmp_path_factory):
+    return render(small_mocap(150), Rig.load("studio"), seed=0).save(tmp_path_factory.mktemp("source") / "studio.npz")
+
+
+@pytest.fixture(scope="module")
+def demo_bag(tmp_path_factory):
+    """A real MCAP bag: 24 frames of the bundled clip (a person walking) with camera_info."""
+    camera = Intrinsics(FOCAL, FOCAL, CENTRE[0], CENTRE[1], SIZE[0], SIZE[1])
+    frames = [(1000.0 + i / 10, rgb) for i, rgb in enumerate(read_frames(24, start=10, step=3))]
+    return write_camera_bag(tmp_path_factory.mktemp("bags") / "demo", frames, camera, storage="mcap")
+
+
+def quick(base_model, source_views, out):
+    return ["--base-model", str(base_model), "--source-views", str(source_views), "--out", str(out),
+            "--steps", "4", "--batch_size", "4", "--hypotheses", "2"]
+
+
+def test_adapt_from_a_real_bag_writes_a_model_the_lifter_runs(base_model, source_views, demo_bag, tmp_path):
+    out = tmp_path / "adapted"
+    assert adapt_main([str(demo_bag)] + quick(base_model, source_views, out)) == 0
+    assert {p.name for p in out.iterdir()} >= {"lifter.pt", "lifter.onnx", "model.json", "report.json",
+                                               "target_views.npz", "adapt_loss.png"}
+    assert not out.with_name("adapted.partial").exists()
+    card = json.loads((out / "model.json").read_text())
+    assert card["adapted_to_cameras"][0]["fx"] == pytest.approx(FOCAL) and card["target_frames"] >= 15
+    target = CameraViews.load(out / "target_views.npz")
+    assert not target.labelled and target.sequences[0].intrinsics.width == SIZE[0]
+    backend = open_backend(out)
+    pose = backend.lift(np.zeros((2, 9, 17, 2), np.float32))
+    assert pose.shape == (2, 9, 17, 3) and np.isfinite(pose).all()
+
+
+def empty_frames(count=6):
+    return [(10.0 + i / 10, np.full((120, 160, 3), 127, np.uint8)) for i in range(count)]
+
+
+@pytest.mark.parametrize("case, message", [
+    ("topic", "image topic '/wrong' is not in"),
+    ("no_info", "no camera_info topic"),
+    ("zero_k", "K is missing or all zero"),
+    ("nobody", "no person detected in 6 images"),
+])
+def test_bad_bags_fail_with_a_clear_message(case, message, base_model, source_views, tmp_path, capsys):
+    from rosbags.rosbag2 import Writer
+    from rosbags.typesys import Stores, get_typestore
+
+    camera = Intrinsics(200.0, 200.0, 80.0, 60.0, 160, 120)
+    bag = tmp_path / "bag"
+    if case == "no_info":
+        store = get_typestore(Stores.ROS2_KILTED)
+        with Writer(bag, version=9) as writer:
+            writer.add_connection("/camera/image_raw", "sensor_msgs/msg/Image", typestore=store)
+    else:  # intrinsics None: camera_info with an all-zero K, as an uncalibrated driver publishes
+        write_camera_bag(bag, empty_frames(), None if case == "zero_k" else camera, storage="sqlite3")
+    extra = ["--image-topic", "/wrong"] if case == "topic" else []
+    assert adapt_main([str(bag)] + extra + quick(base_model, source_views, tmp_path / "out")) == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_interrupted_adaptation_never_leaves_a_complete_looking_directory(base_model, tmp_path, capsys):
+    views = render(small_mocap(60), Rig.load("robot"), seed=3)
+    target = views.without_labels().save(tmp_path / "target.npz")
+    unlabelled_source = views.without_labels().save(tmp_path / "source.npz")   # fails after work has started
+    out = tmp_path / "out"
+    args = ["--views", str(target), "--base-model", str(base_model), "--source-views", str(unlabelled_source),
+            "--out", str(out), "--steps", "2"]
+    assert adapt_main(args) == 1
+    assert "source views need 3D labels" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_adapt_runs_data_parallel_with_two_gloo_processes(base_model, source_views, tmp_path):
+    target = render(small_mocap(90), Rig.load("robot"), seed=5).without_labels().save(tmp_path / "target.npz")
+    out = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29571",
+               "-m", "posynda_ros.adapt_cli", "--views", str(target), *quick(base_model, source_views, out)[:-6],
+               "--steps", "3", "--batch_size", "4", "--device", "cpu"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert (out / "model.json").is_file() and open_backend(out).name == "onnxruntime-cpu"

@@ -1,0 +1,155 @@
+"""Proof of life: the lift node in its own process, real video frames over rclpy, and bad input."""
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from posynda_msgs.msg import Skeleton3D, Skeleton3DArray
+from sensor_msgs.msg import CameraInfo, Image
+from visualization_msgs.msg import Marker, MarkerArray
+
+from adaptation.skeleton import bone_lengths
+from posynda_ros.messages import from_message
+from posynda_ros.transport import OUTPUT_QOS, input_qos
+from rosutil import spin_until, stop_peer
+from video import FRAME, camera_info_message, image_message, read_frames
+
+
+def start_node(*parameters: str) -> subprocess.Popen:
+    args = [sys.executable, "-m", "posynda_ros.lift_node", "--ros-args", "-r", "image:=/cam/image",
+            "-r", "camera_info:=/cam/camera_info", "-p", "hypotheses:=2", "-p", "no_image_warning_s:=1.0"]
+    for p in parameters:
+        args += ["-p", p]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+class Harness:
+    """The test's side: publishes camera data, records what the node publishes."""
+
+    def __init__(self, name: str):
+        self.node = rclpy.create_node(name)
+        self.images = self.node.create_publisher(Image, "/cam/image", input_qos("reliable", 10))
+        self.infos = self.node.create_publisher(CameraInfo, "/cam/camera_info", input_qos("reliable", 10))
+        self.skeletons, self.markers, self.diagnostics = [], [], []
+        self.node.create_subscription(Skeleton3DArray, "skeletons", self.skeletons.append, OUTPUT_QOS)
+        self.node.create_subscription(MarkerArray, "skeleton_markers", self.markers.append, OUTPUT_QOS)
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, OUTPUT_QOS)
+
+    def wait_for_node(self, timeout_s=60):
+        assert spin_until(self.node, lambda: self.images.get_subscription_count() > 0 and len(self.diagnostics) > 0,
+                          timeout_s), "the node never came up"
+
+    def send(self, image, seconds, info=None, settle_s=0.25):
+        """Publish one frame (and camera_info), then give the node time to answer (no frame is dropped)."""
+        self.infos.publish(info or camera_info_message(seconds))
+        self.images.publish(image)
+        spin_until(self.node, lambda: False, settle_s)
+
+    def last_status(self):
+        return {kv.key: kv.value for kv in self.diagnostics[-1].status[0].values}, self.diagnostics[-1].status[0]
+
+
+@pytest.fixture(scope="module")
+def ros():
+    rclpy.init()
+    yield
+    rclpy.shutdown()
+
+
+def test_node_lifts_real_video_frames_with_the_image_header(ros):
+    node = start_node()
+    harness = Harness("node_test_video")
+    try:
+        harness.wait_for_node()
+        frames = read_frames(30, start=20, step=2)
+        sent = [100.0 + i / 15 for i in range(len(frames))]
+        for rgb, seconds in zip(frames, sent):
+            harness.send(image_message(rgb, seconds), seconds)
+        spin_until(harness.node, lambda: len(harness.skeletons) >= len(frames), 20)
+    finally:
+        node.terminate()
+        output = stop_peer(node)
+        harness.node.destroy_node()
+    people = [a for a in harness.skeletons if a.skeletons]
+    assert len(people) >= len(frames) - 3, output[-3000:]
+    for array in people:
+        stamp_s = array.header.stamp.sec + array.header.stamp.nanosec * 1e-9
+        assert any(abs(stamp_s - s) < 1e-6 for s in sent), "header.stamp must be the image's stamp"
+        assert array.header.frame_id == FRAME
+        skeleton = array.skeletons[0]
+        assert skeleton.layout == Skeleton3D.LAYOUT_H36M17 and len(skeleton.positions) == 17
+        assert skeleton.position_mode == Skeleton3D.POSITION_CAMERA_FRAME
+        estimate = from_message(skeleton)
+        assert np.isfinite(estimate.positions_m).all() and np.isfinite(estimate.uncertainty_m).all()
+        assert 0 < estimate.uncertainty_m.max() < 1.0
+        bones = bone_lengths(estimate.positions_m)
+        assert 0.02 < bones.min() and bones.max() < 0.8, f"implausible bone lengths {bones.round(2)}"
+        assert 2.0 < estimate.positions_m[0, 2] < 40.0, "the person stands metres in front of the camera"
+    assert harness.markers[-1].markers[0].action == Marker.DELETEALL
+    for array in harness.markers:
+        for marker in array.markers:
+            assert all(np.isfinite([p.x, p.y, p.z]).all() for p in marker.points)
+    status, _ = harness.last_status()
+    assert status["backend"] == "onnxruntime-cpu" and float(status["lift_ms"]) > 0
+
+
+def test_bad_input_is_logged_counted_and_skipped_while_the_node_keeps_running(ros):
+    node = start_node()
+    harness = Harness("node_test_bad_input")
+    try:
+        harness.wait_for_node()
+        good = read_frames(1, start=40)[0]
+        harness.send(image_message(good, 200.0), 200.0, info=camera_info_message(200.0, zero=True))
+        assert spin_until(harness.node, lambda: "K is missing or all zero" in harness.last_status()[0]["last_problem"], 5)
+
+        problems = []
+        yuv = image_message(good, 201.0)
+        yuv.encoding = "yuv422"
+        problems.append((yuv, "unsupported image encoding 'yuv422'"))
+        short = image_message(good, 202.0)
+        short.step = 10
+        problems.append((short, "step 10 is smaller"))
+        empty = Image(height=0, width=0, encoding="rgb8", step=0, data=b"")
+        empty.header.stamp, empty.header.frame_id = image_message(good, 203.0).header.stamp, FRAME
+        problems.append((empty, "zero-size image"))
+        for msg, text in problems:
+            seconds = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+            harness.send(msg, seconds)
+            assert spin_until(harness.node, lambda: text in harness.last_status()[0]["last_problem"], 5), text
+        assert not harness.skeletons, "nothing may be published for rejected images"
+
+        blank = np.full_like(good, 127)
+        harness.send(image_message(blank, 204.0), 204.0, settle_s=1.0)
+        assert spin_until(harness.node, lambda: len(harness.skeletons) >= 1, 5)
+        assert harness.skeletons[-1].skeletons == [], "nobody in view: an empty array"
+
+        for seconds in (210.0, 210.1, 5.0, 5.1, 5.2):   # a bag loop: time goes backwards
+            harness.send(image_message(good, seconds), seconds, settle_s=0.4)
+        assert spin_until(harness.node, lambda: any(a.header.stamp.sec == 5 and a.skeletons for a in harness.skeletons), 5)
+        assert node.poll() is None, "the node must survive all of it"
+        status, _ = harness.last_status()
+        assert int(status["rejected"]) >= 4
+    finally:
+        node.terminate()
+        stop_peer(node)
+        harness.node.destroy_node()
+
+
+def test_a_model_that_fails_to_load_is_reported_and_the_node_keeps_running(ros, tmp_path):
+    node = start_node(f"model_dir:={tmp_path / 'no_such_model'}")
+    harness = Harness("node_test_bad_model")
+    try:
+        harness.wait_for_node()
+        good = read_frames(1, start=40)[0]
+        harness.send(image_message(good, 300.0), 300.0, settle_s=1.5)
+        assert spin_until(harness.node, lambda: harness.last_status()[1].level == DiagnosticStatus.ERROR, 5)
+        assert "model failed to load" in harness.last_status()[1].message
+        assert not harness.skeletons and node.poll() is None
+    finally:
+        node.terminate()
+        output = stop_peer(node)
+        harness.node.destroy_node()
+    assert output.count("model failed to load") == 1, "logged clearly once"
