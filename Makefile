@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements/constraints.txt
 MSG_BUILD := build/posynda_msgs
 
-.PHONY: setup test clean
+.PHONY: setup test demo colcon-check clean
 
 ## setup: .venv with pinned packages, this package (editable) and the posynda_msgs messages.
 setup: $(VENV)/.msgs-built
@@ -33,6 +33,19 @@ $(VENV)/.msgs-built: $(VENV)/.packages-installed msg/CMakeLists.txt msg/package.
 ## test: the whole suite in the venv (no GPU, no network).
 test:
 	$(BIN)/python -m pytest
+
+## demo: the bundled real clip through the lift node -> out/demo (bag, video, picture).
+demo:
+	$(BIN)/demo --out out/demo
+
+## colcon-check: prove `colcon build` builds both packages (colcon from PyPI, ROS 2 from the venv).
+colcon-check:
+	test -x build/colcon/bin/colcon || ($(PYTHON) -m venv build/colcon && build/colcon/bin/pip install --quiet colcon-common-extensions)
+	rm -rf build/colcon_ws && mkdir -p build/colcon_ws/src && git clone --quiet . build/colcon_ws/src/posynda_ros
+	cd build/colcon_ws && PATH=$(abspath $(BIN)):$$PATH CMAKE_PREFIX_PATH=$(abspath $(VENV)) AMENT_PREFIX_PATH=$(abspath $(VENV)) \
+	  $(abspath build/colcon/bin/colcon) build --base-paths src/posynda_ros src/posynda_ros/msg \
+	  --cmake-args -DBUILD_TESTING=OFF -DPython3_EXECUTABLE=$(abspath $(BIN)/python)
+	ls build/colcon_ws/install/posynda_ros/lib/posynda_ros/adapt build/colcon_ws/install/posynda_msgs/share/posynda_msgs/msg/Skeleton3DArray.msg
 
 clean:
 	rm -rf $(VENV) build

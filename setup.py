@@ -13,13 +13,14 @@ TOOLS = {
     "export_model": "adaptation.export:main",
     "adapt": "posynda_ros.adapt_cli:main",
     "lift": "posynda_ros.lift_node:main",
+    "demo": "posynda_ros.demo:main",
 }
 
 setup(
     name=PACKAGE,
     version="0.1.0",
     packages=["posynda_ros", "adaptation"],
-    package_data={"adaptation": ["models/*/*", "rigs/*.yaml", "data/*.npz"], "posynda_ros": ["*.xml"]},
+    package_data={"adaptation": ["models/*/*", "rigs/*.yaml", "data/*.npz"], "posynda_ros": ["*.xml", "media/*"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),

@@ -1,34 +1,27 @@
 """Real frames of the bundled demo clip (Sports2D, BSD-3) as ROS messages, at half resolution."""
 from __future__ import annotations
 
-from pathlib import Path
+from functools import lru_cache
 
-import cv2
 import numpy as np
 from builtin_interfaces.msg import Time
 from sensor_msgs.msg import CameraInfo, Image
 
-REPO = Path(__file__).resolve().parents[1]
-CLIP = REPO / "data" / "media" / "sports2d_demo.mp4"
-FRAME = "camera_optical_frame"
-# sports2d_Calib_demo.toml: f = 2520.09 px, c = (884, 497) at 1768x994; halved with the image.
-SCALE = 0.5
-FOCAL, CENTRE, SIZE = 2520.0897 * SCALE, (884 * SCALE, 497 * SCALE), (884, 497)
+from posynda_ros.demo import FRAME_ID as FRAME, load_clip
+
+
+@lru_cache(maxsize=1)
+def clip():
+    return load_clip(scale=0.5, limit=120)
+
+
+CAMERA = clip().intrinsics
+FOCAL, CENTRE, SIZE = CAMERA.fx, (CAMERA.cx, CAMERA.cy), (CAMERA.width, CAMERA.height)
 
 
 def read_frames(count: int, start: int = 0, step: int = 1) -> list[np.ndarray]:
-    """RGB frames start, start+step, ... of the clip, resized to SIZE."""
-    capture = cv2.VideoCapture(str(CLIP))
-    frames, index = [], 0
-    while len(frames) < count:
-        ok, bgr = capture.read()
-        if not ok:
-            break
-        if index >= start and (index - start) % step == 0:
-            frames.append(cv2.cvtColor(cv2.resize(bgr, SIZE, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB))
-        index += 1
-    capture.release()
-    return frames
+    """RGB frames start, start + step, ... of the clip."""
+    return list(clip().frames[start:start + count * step:step])
 
 
 def stamp(seconds: float) -> Time:

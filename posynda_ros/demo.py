@@ -1,0 +1,237 @@
+"""`demo`: the bundled real clip through the lift node, skeletons recorded to a bag and drawn.
+
+  clip (Sports2D, BSD-3) -> publisher (Image + CameraInfo, real time) -> `lift` node process
+  -> skeletons -> MCAP bag (rosbags) + side-by-side video and contact sheet of the 3D skeletons
+
+Everything runs on this machine over real rclpy/Fast DDS. The default model is used unless
+--model-dir names an adapted one.
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from adaptation.camera import Intrinsics
+
+DEMO_DIR = Path(__file__).with_name("media")
+CLIP = DEMO_DIR / "sports2d_demo.mp4"
+CALIBRATION = DEMO_DIR / "sports2d_Calib_demo.toml"
+FRAME_ID = "camera_optical_frame"
+
+
+@dataclass
+class Clip:
+    frames: list[np.ndarray]      # RGB
+    intrinsics: Intrinsics
+    fps: float
+
+
+def load_clip(path: Path = CLIP, calibration: Path = CALIBRATION, scale: float = 0.5, limit: int | None = None) -> Clip:
+    """The clip's frames resized by `scale`, with its calibration scaled alike."""
+    calib = tomllib.loads(calibration.read_text())
+    camera = next(v for v in calib.values() if isinstance(v, dict) and "matrix" in v)
+    (fx, _, cx), (_, fy, cy), _ = camera["matrix"]
+    width, height = (round(v * scale) for v in camera["size"])
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise FileNotFoundError(f"{path}: cannot open the video")
+    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+    frames = []
+    while limit is None or len(frames) < limit:
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(cv2.resize(bgr, (width, height), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB))
+    capture.release()
+    return Clip(frames, Intrinsics(fx * scale, fy * scale, cx * scale, cy * scale, width, height), fps)
+
+
+def start_lift_node(model_dir: str | None = None, extra: tuple[str, ...] = ()) -> subprocess.Popen:
+    """The lift node as its own process, remapped to /demo/* topics."""
+    args = [sys.executable, "-m", "posynda_ros.lift_node", "--ros-args", "-r", "image:=/demo/image",
+            "-r", "camera_info:=/demo/camera_info", "-r", "skeletons:=/demo/skeletons",
+            "-r", "skeleton_markers:=/demo/skeleton_markers"]
+    if model_dir:
+        args += ["-p", f"model_dir:={model_dir}"]
+    for parameter in extra:
+        args += ["-p", parameter]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+class Player:
+    """Publishes clip frames with camera_info and records what comes back."""
+
+    def __init__(self, node, intrinsics: Intrinsics):
+        from posynda_msgs.msg import Skeleton3DArray
+        from sensor_msgs.msg import CameraInfo, Image
+
+        from posynda_ros.transport import OUTPUT_QOS, input_qos
+
+        self.node, self.intrinsics = node, intrinsics
+        self.image_pub = node.create_publisher(Image, "/demo/image", input_qos("best_effort", 5))
+        self.info_pub = node.create_publisher(CameraInfo, "/demo/camera_info", input_qos("best_effort", 5))
+        self.received: list[tuple[float, object]] = []     # (arrival time, Skeleton3DArray)
+        node.create_subscription(Skeleton3DArray, "/demo/skeletons",
+                                 lambda m: self.received.append((time.time(), m)), OUTPUT_QOS)
+        self.Image, self.CameraInfo = Image, CameraInfo
+
+    def wait_for_node(self, timeout_s: float = 60.0) -> None:
+        import rclpy
+
+        deadline = time.monotonic() + timeout_s
+        while self.image_pub.get_subscription_count() == 0 or self.node.count_publishers("/demo/skeletons") == 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the lift node did not come up within a minute")
+            rclpy.spin_once(self.node, timeout_sec=0.1)
+        time.sleep(1.0)
+
+    def publish(self, rgb: np.ndarray, stamp_ns: int) -> None:
+        from builtin_interfaces.msg import Time
+
+        stamp = Time(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9)
+        k = self.intrinsics
+        info = self.CameraInfo(width=k.width, height=k.height, distortion_model="plumb_bob", d=[0.0] * 5,
+                               k=[k.fx, 0.0, k.cx, 0.0, k.fy, k.cy, 0.0, 0.0, 1.0])
+        info.header.stamp, info.header.frame_id = stamp, FRAME_ID
+        image = self.Image(height=rgb.shape[0], width=rgb.shape[1], encoding="rgb8", step=rgb.shape[1] * 3,
+                           data=rgb.tobytes())
+        image.header.stamp, image.header.frame_id = stamp, FRAME_ID
+        self.info_pub.publish(info)
+        self.image_pub.publish(image)
+
+    def play(self, frames: list[np.ndarray], rate_hz: float, start_ns: int | None = None) -> list[int]:
+        """Publish frames at rate_hz in real time (stamps = wall clock); returns the stamps."""
+        import rclpy
+
+        stamps, period = [], 1.0 / rate_hz
+        next_time = time.monotonic()
+        for rgb in frames:
+            stamp_ns = time.time_ns() if start_ns is None else start_ns + len(stamps) * int(period * 1e9)
+            self.publish(rgb, stamp_ns)
+            stamps.append(stamp_ns)
+            next_time += period
+            while time.monotonic() < next_time:
+                rclpy.spin_once(self.node, timeout_sec=max(0.0, next_time - time.monotonic()))
+        end = time.monotonic() + 2.0
+        while time.monotonic() < end:
+            rclpy.spin_once(self.node, timeout_sec=0.05)
+        return stamps
+
+
+def record(received, path: Path) -> Path:
+    """Write the received skeleton arrays to an MCAP bag with rosbags (bytes serialised by rclpy)."""
+    from rclpy.serialization import serialize_message
+    from rosbags.rosbag2 import StoragePlugin, Writer
+
+    from posynda_ros.bags import make_typestore
+
+    store = make_typestore()
+    with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        connection = writer.add_connection("/demo/skeletons", "posynda_msgs/msg/Skeleton3DArray", typestore=store)
+        for _, msg in received:
+            writer.write(connection, msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec, serialize_message(msg))
+    return path
+
+
+def render_video(clip: Clip, stamps: list[int], received, out_dir: Path) -> tuple[Path, Path]:
+    """Side-by-side video (image with 2D keypoints | 3D skeleton) and a contact sheet PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from adaptation.plots import draw_skeleton
+    from adaptation.skeleton import BONES
+    from posynda_ros.messages import from_message
+
+    by_stamp = {m.header.stamp.sec * 10**9 + m.header.stamp.nanosec: m for _, m in received if m.skeletons}
+    figure = plt.figure(figsize=(4, 4), dpi=100)
+    video_path = out_dir / "skeletons.mp4"
+    writer = None
+    sheet = []
+    for index, (rgb, stamp) in enumerate(zip(clip.frames, stamps)):
+        image = np.ascontiguousarray(rgb[..., ::-1])
+        figure.clf()
+        axis = figure.add_subplot(projection="3d")
+        msg = by_stamp.get(stamp)
+        if msg is not None:
+            estimate = from_message(msg.skeletons[0])
+            for parent, child in BONES:
+                a, b = estimate.keypoints_px[parent], estimate.keypoints_px[child]
+                cv2.line(image, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), (0, 220, 0), 2)
+            pose = estimate.positions_m - estimate.positions_m[0]
+            draw_skeleton(axis, pose)
+            axis.set_title(f"depth {estimate.positions_m[0, 2]:.1f} m", fontsize=9)
+        for setter in (axis.set_xlim, axis.set_ylim, axis.set_zlim):
+            setter(-1, 1)
+        axis.view_init(elev=10, azim=-60)
+        figure.canvas.draw()
+        plot = np.asarray(figure.canvas.buffer_rgba())[..., :3][..., ::-1]
+        plot = cv2.resize(plot, (image.shape[0], image.shape[0]))
+        frame = np.concatenate([image, plot], axis=1)
+        if writer is None:
+            writer = cv2.VideoWriter(str(video_path), cv2.VideoWriter_fourcc(*"mp4v"), clip.fps, frame.shape[1::-1])
+        writer.write(frame)
+        if index % max(1, len(clip.frames) // 4) == len(clip.frames) // 8:
+            sheet.append(frame)
+    writer.release()
+    plt.close(figure)
+    sheet_path = out_dir / "skeletons.png"
+    cv2.imwrite(str(sheet_path), cv2.resize(np.concatenate(sheet[:4], axis=0), None, fx=0.5, fy=0.5))
+    return video_path, sheet_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output directory")
+    parser.add_argument("--model-dir", help="adapted model directory (default: the shipped model)")
+    parser.add_argument("--rate", type=float, default=15.0, help="playback rate in Hz")
+    args = parser.parse_args(argv)
+    from posynda_ros.transport import use_camera_transport
+
+    use_camera_transport()
+    import rclpy
+
+    clip = load_clip()
+    args.out.mkdir(parents=True, exist_ok=True)
+    node_process = start_lift_node(args.model_dir)
+    rclpy.init()
+    node = rclpy.create_node("posynda_demo_player")
+    try:
+        player = Player(node, clip.intrinsics)
+        print(f"demo: waiting for the lift node, then playing {len(clip.frames)} frames at {args.rate} Hz")
+        player.wait_for_node()
+        stamps = player.play(clip.frames, args.rate)
+    except RuntimeError as error:
+        print(f"demo: error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        node_process.terminate()
+        node_output = node_process.communicate(timeout=10)[0]
+        node.destroy_node()
+        rclpy.shutdown()
+    with_people = sum(1 for _, m in player.received if m.skeletons)
+    if not with_people:
+        print("demo: error: the node published no skeleton; its log:\n" + node_output[-3000:], file=sys.stderr)
+        return 1
+    bag = args.out / "skeletons_bag"
+    if bag.exists():
+        import shutil
+
+        shutil.rmtree(bag)
+    record(player.received, bag)
+    video, sheet = render_video(clip, stamps, player.received, args.out)
+    print(f"demo: {with_people} of {len(stamps)} frames lifted; bag {bag}, video {video}, picture {sheet}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
