@@ -23,7 +23,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from adaptation import checkpoint
-from adaptation.augment import align_to_target
+from adaptation.augment import align_to_target, repose
 from adaptation.camera import project, solve_root
 from adaptation.clips import ClipSampler, prepare
 from adaptation.dataset import CameraViews
@@ -44,6 +44,7 @@ class AdaptConfig:
     lora_rank: int = 4              # 0 = fine-tune every weight instead of LoRA
     output_bias: bool = True        # the cross-dataset (J x 3) embedding
     augmentation: bool = True       # target-specified source augmentation F
+    repose_pitch_deg: float = 0.0   # re-posing: random elevation change of the source, degrees (0 = off, as in the paper)
     pseudo_labels: bool = True      # teacher pseudo-labels on the target half
     seed: int = 0
     device: str = "auto"
@@ -109,9 +110,10 @@ def adapt(student: Denoiser, source_views: CameraViews, target_views: CameraView
     for step in bar:
         src = {k: v.to(device) for k, v in source.sample(config.batch_size).items()}
         tgt = {k: v.to(device) for k, v in target.sample(config.batch_size).items()}
-        src_kp = align_to_target(src["pose_3d"], tgt["keypoints_2d"], tgt["camera"]) if config.augmentation \
-            else src["keypoints_2d"]
-        keypoints, poses = [src_kp], [src["pose_3d"]]
+        if config.augmentation:
+            src["pose_3d"] = repose(src["pose_3d"], config.repose_pitch_deg)
+            src["keypoints_2d"] = align_to_target(src["pose_3d"], tgt["keypoints_2d"], tgt["camera"])
+        keypoints, poses = [src["keypoints_2d"]], [src["pose_3d"]]
         if config.pseudo_labels:
             teacher.load_state_dict(student.state_dict())     # the teacher is a frozen copy of the current student
             with torch.no_grad():

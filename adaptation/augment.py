@@ -5,6 +5,9 @@ the source pose as large in the target image as the target person, and the root 
 that puts its pelvis on the target's pelvis; then it is projected through the target camera.
 The 3D label stays the root-relative source pose. Clips pair with clips, frame f with frame f,
 so the synthetic 2D follows a real target track (the research code paired random frames).
+Re-posing: before placing it, `repose` may tilt the source pose about the camera's x axis. The
+studio source cameras look down from 1.5 m, a robot's look up from knee height; placement alone
+cannot show the student that viewpoint (benchmarks/results/adaptation_ablation.md measures it).
 All tensors are torch; 2D and intrinsics in normalised image units (adaptation.camera).
 """
 from __future__ import annotations
@@ -13,6 +16,17 @@ import torch
 
 from adaptation.camera import project
 from adaptation.skeleton import ROOT
+
+
+def repose(pose: torch.Tensor, max_pitch_deg: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Rotate each root-relative clip (B, F, J, 3) about the camera x axis by one angle in
+    [-max_pitch_deg, max_pitch_deg] (a change of viewing elevation)."""
+    if max_pitch_deg <= 0:
+        return pose
+    angle = (torch.rand(pose.shape[0], generator=generator, device=pose.device) * 2 - 1) * max_pitch_deg * torch.pi / 180
+    cos, sin = torch.cos(angle)[:, None, None], torch.sin(angle)[:, None, None]
+    x, y, z = pose.unbind(-1)
+    return torch.stack([x, cos * y - sin * z, sin * y + cos * z], dim=-1)
 
 
 def align_to_target(source_pose: torch.Tensor, target_keypoints: torch.Tensor, target_camera: torch.Tensor) -> torch.Tensor:

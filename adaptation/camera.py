@@ -44,7 +44,8 @@ class Intrinsics:
         """From CameraInfo's row-major K (9 values), D and size; rejects all-zero K."""
         if len(k) != 9 or not any(k):
             raise ValueError("camera_info K is missing or all zero: the camera is not calibrated")
-        dist = tuple(float(x) for x in d[:5]) + (0.0,) * max(0, 5 - len(d[:5])) if d else (0.0,) * 5
+        dist = tuple(float(x) for x in list(d)[:5])
+        dist += (0.0,) * (5 - len(dist))
         return cls(fx=float(k[0]), fy=float(k[4]), cx=float(k[2]), cy=float(k[5]),
                    width=int(width), height=int(height), distortion=dist)
 

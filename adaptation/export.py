@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=1, help="K: DDIM steps unrolled into the graph")
     parser.add_argument("--tensorrt", choices=["fp16", "fp32"], help="also prebuild a TensorRT engine")
     parser.add_argument("--onnx", help="prebuild a TensorRT engine for this existing ONNX file only")
+    parser.add_argument("--source-rig", help="rig the model was trained through (recorded for `adapt`)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:
@@ -153,7 +154,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.out:
             raise ValueError("--out is required unless --onnx is given")
         model, meta = checkpoint.load(args.model)
-        out = export_model_dir(model, args.out, k=args.steps, **{k: v for k, v in meta.items() if k != "model_id"})
+        card = {k: v for k, v in meta.items() if k != "model_id"}
+        if args.source_rig:
+            card["source_rig"] = args.source_rig
+        out = export_model_dir(model, args.out, k=args.steps, **card)
         frames = model.config.frames
         rng = np.random.default_rng(0)
         error = onnx_parity(out / "lifter.onnx", model, rng.uniform(-0.5, 0.5, (4, frames, NUM_JOINTS, 2)),

@@ -18,11 +18,15 @@ def plot_curves(history: dict[str, list], path: str | os.PathLike, title: str = 
     figure, axis = plt.subplots(figsize=(7, 4))
     axis.plot(history["step"], history["loss_mm"], label="training loss (MPJPE of denoised pose, mm)")
     if history.get("val_step"):
-        axis.plot(history["val_step"], history["val_mpjpe_mm"], "o-", label="validation MPJPE (mm, H=1, K=1)")
+        axis.plot(history["val_step"], history["val_mpjpe_mm"], "o-", label="MPJPE on --val_views (mm, H=1, K=1; monitored, not selected on)")
     axis.set_xlabel("step")
     axis.set_ylabel("mm")
     axis.set_yscale("log")
     axis.grid(alpha=0.3)
+    return _finish(figure, axis, path, title)
+
+
+def _finish(figure, axis, path: str | os.PathLike, title: str) -> Path:
     axis.legend()
     axis.set_title(title)
     figure.tight_layout()
@@ -50,9 +54,4 @@ def plot_skeletons(poses: dict[str, np.ndarray], path: str | os.PathLike, title:
     axis.set_xlabel("x (m)")
     axis.set_ylabel("z (m)")
     axis.set_zlabel("-y (m)")
-    axis.legend()
-    axis.set_title(title)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return Path(path)
+    return _finish(figure, axis, path, title)

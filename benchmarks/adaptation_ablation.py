@@ -35,6 +35,7 @@ EXPERIMENTS = {
     "aug_lora": (STUDIO, dict(augmentation=True, lora_rank=4, output_bias=False, hypotheses=1), "ablation"),
     "aug_lora_bias": (STUDIO, dict(augmentation=True, lora_rank=4, output_bias=True, hypotheses=1), "ablation"),
     "full": (STUDIO, FULL, "ablation"),
+    "full_repose": (STUDIO, {**FULL, "repose_pitch_deg": 25.0}, "ablation"),
     "oracle": (ORACLE, None, "ablation"),
     **{f"h{h}": (STUDIO, {**FULL, "hypotheses": h}, "hypotheses") for h in (2, 4, 5, 6)},
     **{f"rank{r}": (STUDIO, {**FULL, "lora_rank": r}, "rank") for r in (1, 2, 8)},
@@ -75,7 +76,8 @@ def write_tables(machine: str) -> None:
     head = "| setting | MPJPE mm | P-MPJPE mm | PCK@150 % | AUC % | adapt wall s |\n|---|---|---|---|---|---|"
     ablation = [("source-only (studio model)", "source_only"), ("+ augmentation (full fine-tune, H=1)", "aug"),
                 ("+ LoRA r=4 (instead of full fine-tune)", "aug_lora"), ("+ cross-dataset bias", "aug_lora_bias"),
-                ("+ multi-hypothesis H=3 (full PoSynDA)", "full"), ("oracle (robot-camera 3D labels)", "oracle")]
+                ("+ multi-hypothesis H=3 (full PoSynDA)", "full"),
+                ("full PoSynDA + re-posing (pitch ±25°, ours)", "full_repose"), ("oracle (robot-camera 3D labels)", "oracle")]
     hyps = [(f"H={h}", "aug_lora_bias" if h == 1 else "full" if h == 3 else f"h{h}") for h in range(1, 7)]
     ranks = [(f"r={r}", "full" if r == 4 else f"rank{r}") for r in (1, 2, 4, 8)]
     randomized = [("randomised-camera model, unadapted", "randomized"), ("randomised-camera model + PoSynDA", "randomized_full")]

@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 
 from adaptation import checkpoint
-from adaptation.evaluate import evaluate
+from adaptation.evaluate import evaluate, predict_views
+from adaptation.plots import plot_skeletons
 from splits import views
 
 RESULTS = Path(__file__).with_name("results")
@@ -42,6 +43,15 @@ def main() -> None:
                 rows.append({"model": name, "checkpoint": path, "test": rig, "hypotheses": hypotheses,
                              **{k: round(v, 2) for k, v in overall.items()}, "seconds": round(time.time() - started, 1)})
                 print(rows[-1])
+    robot = test_sets["robot rig"]
+    sequence, frame = len(robot.sequences) // 3, 40
+    truth = robot.sequences[sequence].keypoints_3d[frame]
+    poses = {"ground truth": truth - truth[0]}
+    for name, path in models.items():
+        model, _ = checkpoint.load(path)
+        poses[name] = predict_views(model, type(robot)([robot.sequences[sequence]]))[0][frame]
+    plot_skeletons(poses, RESULTS / "lifter_robot_view_example.png",
+                   title=f"robot view: {robot.sequences[sequence].name}, frame {frame}")
     machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "lifter_accuracy.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=1))

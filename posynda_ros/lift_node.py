@@ -117,14 +117,14 @@ class LiftNode(Node):
                     self.condition.wait(timeout=0.2)
                 msg, self.pending = self.pending, None
             if msg is not None:
-                self.handle(msg)
+                self.process_image(msg)
 
     def reject(self, problem: str) -> None:
         self.counts["rejected"] += 1
         self.last_problem = problem
         self.get_logger().warning(problem, throttle_duration_sec=5.0)
 
-    def handle(self, msg) -> None:
+    def process_image(self, msg) -> None:
         if self.pipeline is None:            # already logged once at start-up; diagnostics say ERROR
             self.counts["rejected"] += 1
             return

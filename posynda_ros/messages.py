@@ -1,14 +1,16 @@
-"""Build and read posynda_msgs/Skeleton3DArray: numpy in the code, messages at the edge."""
+"""Build and read posynda_msgs/Skeleton3DArray and RViz markers: numpy in the code, messages at the edge."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+from builtin_interfaces.msg import Duration
 from geometry_msgs.msg import Point
 from posynda_msgs.msg import Keypoint2D, Skeleton3D, Skeleton3DArray
-from std_msgs.msg import Header
+from std_msgs.msg import ColorRGBA, Header
+from visualization_msgs.msg import Marker, MarkerArray
 
-from adaptation.skeleton import LAYOUT, NUM_JOINTS
+from adaptation.skeleton import BONES, LAYOUT, NUM_JOINTS
 
 
 @dataclass
@@ -78,17 +80,11 @@ def array_message(header: Header, model_id: str, estimates: list[SkeletonEstimat
     )
 
 
-def marker_array(header: Header, estimates: list[SkeletonEstimate], lifetime_s: float = 0.5):
+def marker_array(header: Header, estimates: list[SkeletonEstimate], lifetime_s: float = 0.5) -> MarkerArray:
     """RViz markers: DELETEALL, then per person a SPHERE_LIST of joints and a LINE_LIST of bones.
 
     Joints or bones with non-finite coordinates are skipped, so RViz never receives NaN.
     """
-    from builtin_interfaces.msg import Duration
-    from std_msgs.msg import ColorRGBA
-    from visualization_msgs.msg import Marker, MarkerArray
-
-    from adaptation.skeleton import BONES
-
     markers = [Marker(header=header, action=Marker.DELETEALL)]
     lifetime = Duration(sec=int(lifetime_s), nanosec=int((lifetime_s % 1) * 1e9))
     for index, estimate in enumerate(estimates):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from posynda_msgs.msg import Skeleton3D
 
 from adaptation.camera import Intrinsics, normalize_pixels, solve_root, undistort
 from adaptation.runtime import Backend
@@ -75,8 +76,6 @@ class LiftPipeline:
         camera = intrinsics.normalized()
         root = solve_root(pose, frame.keypoints_n.astype(np.float64), camera[:2], camera[2:],
                           np.clip(frame.confidence, 1e-3, 1.0))
-        from posynda_msgs.msg import Skeleton3D
-
         placed = np.isfinite(root).all() and root[2] > 0.1
         return SkeletonEstimate(
             positions_m=pose + root if placed else pose,

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from adaptation.adapt import select_by_reprojection
-from adaptation.augment import align_to_target
+from adaptation.augment import align_to_target, repose
 from adaptation.camera import Intrinsics, project
 from adaptation.dataset import CameraViews
 from adaptation.export import export_model_dir
@@ -36,6 +36,18 @@ def test_augmentation_puts_the_source_pelvis_on_the_target_pelvis_at_the_target_
     size = lambda kp: ((kp.amax(-2) - kp.amin(-2)).sum(-1) / 2)                    # noqa: E731
     ratio = size(synthetic) / size(target_2d)
     assert ((ratio > 0.6) & (ratio < 1.6)).all(), "same apparent size, up to the pose's shape"
+
+
+def test_reposing_tilts_whole_clips_about_the_camera_x_axis_within_the_range():
+    pose = torch.randn(64, 5, 17, 3)
+    pose = pose - pose[..., :1, :]
+    tilted = repose(pose, 25.0, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(tilted.norm(dim=-1), pose.norm(dim=-1))        # a rotation: lengths kept
+    torch.testing.assert_close(tilted[..., 0], pose[..., 0])                  # about x: x unchanged
+    angle = torch.atan2(tilted[:, :, 1:, 2], tilted[:, :, 1:, 1]) - torch.atan2(pose[:, :, 1:, 2], pose[:, :, 1:, 1])
+    angle = torch.rad2deg(torch.remainder(angle + torch.pi, 2 * torch.pi) - torch.pi)
+    assert angle.abs().max() <= 25.0 + 1e-3 and angle.std(dim=(1, 2)).max() < 1e-2   # one angle per clip
+    assert repose(pose, 0.0) is pose
 
 
 def test_reprojection_selection_picks_the_hypothesis_that_explains_the_2d():
