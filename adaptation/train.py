@@ -152,7 +152,8 @@ def train(config: TrainConfig, command: str = "") -> Path:
                         "numpy_rng": train_set.rng.bit_generator.state}, out / "last.pt.partial")
             Path(out / "last.pt.partial").replace(last)
             plot_curves(history, out / "loss.png", title=f"training {out.name}")
-    final = checkpoint.save(out / "final.pt", model, config=dataclasses.asdict(config), command=command, step=config.steps)
+    final = checkpoint.save(out / "final.pt", model, train_config=dataclasses.asdict(config), command=command,
+                            step=config.steps)
     (out / "history.json").write_text(json.dumps(history, indent=1))
     return final
 

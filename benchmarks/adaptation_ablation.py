@@ -26,7 +26,8 @@ from splits import robot_target_split, views
 
 RESULTS = Path(__file__).with_name("results")
 RUNS = RESULTS / "adaptation_runs"
-STUDIO, RANDOMIZED, ORACLE = "runs/studio/final.pt", "runs/randomized/final.pt", "runs/oracle/final.pt"
+TRAINED = Path(__file__).resolve().parents[1] / "runs"       # benchmarks/train_source_models.sh writes here
+STUDIO, RANDOMIZED, ORACLE = (str(TRAINED / name / "final.pt") for name in ("studio", "randomized", "oracle"))
 FULL = dict(augmentation=True, lora_rank=4, output_bias=True, hypotheses=3)
 # name: (base model, settings or None for "evaluate without adapting", table)
 EXPERIMENTS = {
@@ -55,7 +56,7 @@ def run(name: str, steps: int, lr: float, batch: int) -> dict:
         model, _ = adapt(model, views("studio_train"), adapt_views, config)
     wall = time.time() - started
     overall = evaluate(model, test_views, hypotheses=1, k=1)["overall"]
-    row = {"name": name, "table": table, "base": base, "adapt_config": config and dataclasses.asdict(config),
+    row = {"name": name, "table": table, "base": str(Path(base).relative_to(TRAINED.parent)), "adapt_config": config and dataclasses.asdict(config),
            "adapt_wall_s": round(wall, 1), **{k: round(v, 2) for k, v in overall.items()}}
     RUNS.mkdir(parents=True, exist_ok=True)
     (RUNS / f"{name}.json").write_text(json.dumps(row, indent=1))
