@@ -5,7 +5,7 @@
 Plays the bundled clip (looped, 884x497) at 30 Hz into the node process over rclpy with wall-clock
 stamps; latency = arrival of the skeleton array - the image stamp (same clock). Per-stage times
 and drops come from the node's /diagnostics; memory is the node's resident set size after
-warm-up and after the soak. Writes benchmarks/results/node_throughput.{json,md}.
+warm-up and after the soak. Writes benchmarks/results/node_throughput_h<H>.{json,md}.
 """
 from __future__ import annotations
 
@@ -88,10 +88,12 @@ def main() -> None:
     }
     print(json.dumps(result, indent=1))
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "node_throughput.json").write_text(json.dumps(result, indent=1))
-    (RESULTS / "node_throughput.md").write_text(
-        "# Lift node throughput on the real clip\n\n"
-        f"Command: `.venv/bin/python benchmarks/node_throughput.py --frames {args.frames} --soak-s {args.soak_s:.0f}`. "
+    name = f"node_throughput_h{args.hypotheses}"
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1))
+    (RESULTS / f"{name}.md").write_text(
+        f"# Lift node throughput on the real clip, {args.hypotheses} hypotheses\n\n"
+        f"Command: `.venv/bin/python benchmarks/node_throughput.py --frames {args.frames} --soak-s {args.soak_s:.0f} "
+        f"--hypotheses {args.hypotheses}`. "
         f"Machine: {result['machine']}.\n\n```json\n{json.dumps(result, indent=1)}\n```\n")
 
 

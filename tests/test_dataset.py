@@ -87,3 +87,20 @@ def test_empty_and_truncated_files_are_rejected(tmp_path):
         CameraViews.load(tmp_path / "cut.npz")
     with pytest.raises(ValueError, match="no sequences"):
         CameraViews([]).save(tmp_path / "none.npz")
+
+
+def test_videopose3d_h36m_files_load_into_the_same_joint_order_and_frame(tmp_path):
+    """A file in VideoPose3D's data_3d_h36m.npz layout (32 joints, metres, z-up) built from real mocap."""
+    from adaptation.views import H36M32_TO_17, load_videopose3d_h36m
+
+    yup = small_mocap(50)["cmu_03"]
+    poses = next(iter(yup.values()))
+    zup = np.stack([poses[..., 0], -poses[..., 2], poses[..., 1]], -1)      # y-up -> z-up (a proper rotation)
+    full = np.zeros((len(poses), 32, 3))
+    full[:, H36M32_TO_17] = zup
+    np.savez(tmp_path / "data_3d_h36m.npz", positions_3d=np.array({"S9": {"Walking 1": full}}, dtype=object))
+    loaded = load_videopose3d_h36m(tmp_path / "data_3d_h36m.npz")
+    np.testing.assert_allclose(loaded["S9"]["Walking_1"], poses, atol=1e-12)
+    np.savez(tmp_path / "wrong.npz", positions_3d=np.array({"S9": {"Walking": full[:, :17]}}, dtype=object))
+    with pytest.raises(ValueError, match=r"expected \(T, 32, 3\)"):
+        load_videopose3d_h36m(tmp_path / "wrong.npz")
