@@ -11,8 +11,9 @@ from pathlib import Path
 import torch
 
 from adaptation.model import Denoiser, LifterConfig
+from adaptation.runtime import DEFAULT_MODEL_DIR
 
-DEFAULT_MODEL = Path(__file__).with_name("models") / "default" / "lifter.pt"
+DEFAULT_MODEL = DEFAULT_MODEL_DIR / "lifter.pt"
 
 
 def save(path: str | os.PathLike, model: Denoiser, **meta) -> Path:

@@ -4,8 +4,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import cv2
+import numpy as np
+from rosbags.highlevel import AnyReader
+from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore, get_types_from_msg
 from rosbags.typesys.store import Typestore
+
+from adaptation.camera import Intrinsics
+from posynda_ros.images import to_rgb
 
 MSGS_PACKAGE = "posynda_msgs"
 MSGS_TYPES = ("Keypoint2D", "Skeleton3D", "Skeleton3DArray")
@@ -69,12 +76,6 @@ def read_camera_frames(paths: list[Path], image_topic: str | None = None, info_t
     Images pair with the camera_info whose header stamp is nearest (not the log time). Raises
     ValueError for missing topics, missing or uncalibrated camera_info, or undecodable images.
     """
-    import numpy as np
-    from rosbags.highlevel import AnyReader
-
-    from adaptation.camera import Intrinsics
-    from posynda_ros.images import to_rgb
-
     paths = [Path(p) for p in paths]
     for path in paths:
         if not path.exists():
@@ -102,17 +103,13 @@ def read_camera_frames(paths: list[Path], image_topic: str | None = None, info_t
             yield stamp, to_rgb(msg), cache[nearest]
 
 
-def write_camera_bag(path: Path, frames, intrinsics, frame_id: str = "camera_optical_frame",
+def write_camera_bag(path: Path, frames, intrinsics: Intrinsics | None, frame_id: str = "camera_optical_frame",
                      image_topic: str = "/camera/image_raw", info_topic: str = "/camera/camera_info",
                      storage: str = "mcap", compressed: bool = False) -> Path:
     """Write (stamp_s, rgb) frames with one camera_info per image into a new rosbag2 bag.
 
     intrinsics None writes an all-zero K, as drivers of uncalibrated cameras publish.
     """
-    import cv2
-    import numpy as np
-    from rosbags.rosbag2 import StoragePlugin, Writer
-
     store = get_typestore(Stores.ROS2_KILTED)
     types = store.types
     Header, Time = store.types["std_msgs/msg/Header"], store.types["builtin_interfaces/msg/Time"]
