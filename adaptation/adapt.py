@@ -12,7 +12,6 @@ MPJPE loss. Every component can be switched off for ablations.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,6 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from adaptation import checkpoint
 from adaptation.augment import align_to_target, repose
 from adaptation.camera import project, solve_root
 from adaptation.clips import ClipSampler, prepare

@@ -1,7 +1,6 @@
 """Proof of life: the lift node in its own process, real video frames over rclpy, and bad input."""
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
