@@ -119,7 +119,8 @@ def adapt(student: Denoiser, source_views: CameraViews, target_views: CameraView
                 pseudo, error = select_by_reprojection(hyps, tgt["keypoints_2d"], tgt["camera"], tgt["confidence"])
             keypoints.append(tgt["keypoints_2d"])
             poses.append(pseudo)
-            reprojection.append(float(error.amin(1)[torch.isfinite(error.amin(1))].mean()))
+            best_error = error.amin(1)
+            reprojection.append(float(best_error[torch.isfinite(best_error)].mean()))
         batch = {"keypoints_2d": torch.cat(keypoints), "pose_3d": torch.cat(poses)}
         loss = diffusion_loss(trained, batch, flip=True)
         optimizer.zero_grad(set_to_none=True)

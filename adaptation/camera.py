@@ -80,6 +80,11 @@ def _offset(like, width: float, height: float):
     return np.asarray(offset, dtype=like.dtype)
 
 
+def lifter_keypoints(pixels: np.ndarray, intrinsics: Intrinsics) -> np.ndarray:
+    """Detected pixels (..., 2) -> what the lifter reads: undistorted, then normalised."""
+    return normalize_pixels(undistort(pixels.astype(np.float64), intrinsics), intrinsics.width, intrinsics.height)
+
+
 def project(points, f, c):
     """Pinhole projection of camera-frame points (..., 3) with focal f (..., 2) and centre c (..., 2).
 

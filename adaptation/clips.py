@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from adaptation.camera import normalize_pixels, undistort
+from adaptation.camera import lifter_keypoints
 from adaptation.dataset import CameraViews
 from adaptation.skeleton import root_relative
 
@@ -22,20 +22,16 @@ class SequenceArrays:
     confidence: np.ndarray         # (T, J)
     camera: np.ndarray             # (4,) f_n x, f_n y, c_n x, c_n y
     pose_3d: np.ndarray | None     # (T, J, 3) root-relative metres, or None when unlabelled
-    root_3d: np.ndarray | None     # (T, 3) absolute root, metres (scoring and oracles only)
 
 
 def prepare(views: CameraViews) -> list[SequenceArrays]:
     """Convert every sequence to normalised, undistorted, root-relative arrays."""
     out = []
     for s in views.sequences:
-        w, h = s.intrinsics.width, s.intrinsics.height
-        kp = normalize_pixels(undistort(s.keypoints_2d.astype(np.float64), s.intrinsics), w, h)
         pose = None if s.keypoints_3d is None else root_relative(s.keypoints_3d.astype(np.float64))
-        root = None if s.keypoints_3d is None else s.keypoints_3d[:, 0].astype(np.float64)
-        out.append(SequenceArrays(kp.astype(np.float32), s.confidence.astype(np.float32),
-                                  s.intrinsics.normalized().astype(np.float32),
-                                  None if pose is None else pose.astype(np.float32), root))
+        out.append(SequenceArrays(lifter_keypoints(s.keypoints_2d, s.intrinsics).astype(np.float32),
+                                  s.confidence.astype(np.float32), s.intrinsics.normalized().astype(np.float32),
+                                  None if pose is None else pose.astype(np.float32)))
     return out
 
 

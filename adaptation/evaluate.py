@@ -16,16 +16,18 @@ import numpy as np
 import torch
 
 from adaptation import checkpoint
-from adaptation.clips import predict_sequence, prepare
+from adaptation.clips import SequenceArrays, predict_sequence, prepare
 from adaptation.dataset import CameraViews
 from adaptation.diffusion import Sampler, sample_hypotheses
 from adaptation.metrics import all_metrics
 from adaptation.model import Denoiser
 
 
-def predict_views(model: Denoiser, views: CameraViews, hypotheses: int = 1, k: int = 1, flip: bool = False,
-                  seed: int = 0) -> list[np.ndarray]:
-    """Root-relative 3D (T, 17, 3) metres for every sequence (mean of the hypotheses)."""
+def predict_views(model: Denoiser, views: CameraViews | list[SequenceArrays], hypotheses: int = 1, k: int = 1,
+                  flip: bool = False, seed: int = 0) -> list[np.ndarray]:
+    """Root-relative 3D (T, 17, 3) metres for every sequence (mean of the hypotheses); `views` may be
+    already prepared (adaptation.clips.prepare)."""
+    sequences = prepare(views) if isinstance(views, CameraViews) else views
     sampler = Sampler(model.eval(), k=k, flip=flip)
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -35,15 +37,16 @@ def predict_views(model: Denoiser, views: CameraViews, hypotheses: int = 1, k: i
         kp = torch.from_numpy(windows).to(device)
         return sample_hypotheses(sampler, kp, hypotheses, generator).mean(1).cpu().numpy()
 
-    return [predict_sequence(predict, s.keypoints_2d, model.config.frames) for s in prepare(views)]
+    return [predict_sequence(predict, s.keypoints_2d, model.config.frames) for s in sequences]
 
 
 def evaluate(model: Denoiser, views: CameraViews, **sampling) -> dict:
     """Overall and per-sequence metrics (mm) of `model` on labelled `views`."""
     if not views.labelled:
         raise ValueError("evaluation needs 3D labels (keypoints_3d) in every sequence")
-    predictions = predict_views(model, views, **sampling)
-    targets = [s.pose_3d for s in prepare(views)]
+    sequences = prepare(views)
+    predictions = predict_views(model, sequences, **sampling)
+    targets = [s.pose_3d for s in sequences]
     per_sequence = {s.name: all_metrics(p * 1000, t * 1000) for s, p, t in zip(views.sequences, predictions, targets)}
     overall = all_metrics(np.concatenate(predictions) * 1000, np.concatenate(targets) * 1000)
     return {"overall": overall, "sequences": per_sequence}

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from posynda_ros.demo import Player, load_clip, start_lift_node
+from posynda_ros.messages import stamp_nanoseconds
 from posynda_ros.transport import OUTPUT_QOS, use_camera_transport
 
 RESULTS = Path(__file__).with_name("results")
@@ -71,8 +72,8 @@ def main() -> None:
         node.destroy_node()
         rclpy.shutdown()
     sent = set(stamps)
-    latencies = [arrival * 1000 - (m.header.stamp.sec * 1e3 + m.header.stamp.nanosec / 1e6)
-                 for arrival, m in measured if m.header.stamp.sec * 10**9 + m.header.stamp.nanosec in sent]
+    latencies = [arrival * 1000 - stamp_nanoseconds(m.header) / 1e6
+                 for arrival, m in measured if stamp_nanoseconds(m.header) in sent]
     stage_ms = {k[:-3]: float(v) for k, v in status.items() if k.endswith("_ms")}
     result = {
         "machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores",

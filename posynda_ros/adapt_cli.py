@@ -32,6 +32,7 @@ from adaptation.dataset import CameraViews, Sequence
 from adaptation.export import export_model_dir
 from adaptation.train import add_dataclass_arguments, config_from_arguments
 from adaptation.views import BUNDLED_MOCAP, Rig, load_mocap, render
+from posynda_ros.window import time_jumped
 
 
 def tracks_from_bags(paths: list[Path], image_topic: str | None, info_topic: str | None,
@@ -59,7 +60,7 @@ def tracks_from_bags(paths: list[Path], image_topic: str | None, info_topic: str
         if (rgb.shape[1], rgb.shape[0]) != (camera.width, camera.height):
             raise ValueError(f"image is {rgb.shape[1]}x{rgb.shape[0]} but camera_info says {camera.width}x{camera.height}")
         detection = detector.detect(rgb, stamp)
-        jumped = bool(current) and not (0 < stamp - current[-1][0] <= max_gap_s)
+        jumped = bool(current) and time_jumped(current[-1][0], stamp, max_gap_s)
         if detection is None or jumped or camera != current_camera:
             close_track()
         current_camera = camera

@@ -13,6 +13,7 @@ from rosbags.typesys.store import Typestore
 
 from adaptation.camera import Intrinsics
 from posynda_ros.images import to_rgb
+from posynda_ros.messages import stamp_seconds
 
 MSGS_PACKAGE = "posynda_msgs"
 MSGS_TYPES = ("Keypoint2D", "Skeleton3D", "Skeleton3DArray")
@@ -48,10 +49,6 @@ def make_typestore() -> Typestore:
 
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
 CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
-
-
-def stamp_seconds(header) -> float:
-    return header.stamp.sec + header.stamp.nanosec * 1e-9
 
 
 def pick_topic(topics: dict[str, str], wanted: str | None, types: tuple[str, ...], what: str, paths) -> str:
@@ -121,7 +118,8 @@ def write_camera_bag(path: Path, frames, intrinsics: Intrinsics | None, frame_id
         image_conn = writer.add_connection(image_topic, image_type, typestore=store)
         info_conn = writer.add_connection(info_topic, "sensor_msgs/msg/CameraInfo", typestore=store)
         for stamp_s, rgb in frames:
-            header = Header(stamp=Time(sec=int(stamp_s), nanosec=int(round((stamp_s % 1) * 1e9))), frame_id=frame_id)
+            sec, nanosec = divmod(round(stamp_s * 1e9), 10**9)
+            header = Header(stamp=Time(sec=sec, nanosec=nanosec), frame_id=frame_id)
             if compressed:
                 ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
                 image = types[image_type](header=header, format="jpeg", data=np.frombuffer(jpeg.tobytes(), np.uint8))

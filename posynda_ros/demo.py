@@ -94,9 +94,9 @@ class Player:
         time.sleep(1.0)
 
     def publish(self, rgb: np.ndarray, stamp_ns: int) -> None:
-        from builtin_interfaces.msg import Time
+        from posynda_ros.messages import time_from_nanoseconds
 
-        stamp = Time(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9)
+        stamp = time_from_nanoseconds(stamp_ns)
         k = self.intrinsics
         info = self.CameraInfo(width=k.width, height=k.height, distortion_model="plumb_bob", d=[0.0] * 5,
                                k=[k.fx, 0.0, k.cx, 0.0, k.fy, k.cy, 0.0, 0.0, 1.0])
@@ -132,12 +132,13 @@ def record(received, path: Path) -> Path:
     from rosbags.rosbag2 import StoragePlugin, Writer
 
     from posynda_ros.bags import make_typestore
+    from posynda_ros.messages import stamp_nanoseconds
 
     store = make_typestore()
     with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
         connection = writer.add_connection("/demo/skeletons", "posynda_msgs/msg/Skeleton3DArray", typestore=store)
         for _, msg in received:
-            writer.write(connection, msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec, serialize_message(msg))
+            writer.write(connection, stamp_nanoseconds(msg.header), serialize_message(msg))
     return path
 
 
@@ -150,9 +151,9 @@ def render_video(clip: Clip, stamps: list[int], received, out_dir: Path) -> tupl
 
     from adaptation.plots import draw_skeleton
     from adaptation.skeleton import BONES
-    from posynda_ros.messages import from_message
+    from posynda_ros.messages import from_message, stamp_nanoseconds
 
-    by_stamp = {m.header.stamp.sec * 10**9 + m.header.stamp.nanosec: m for _, m in received if m.skeletons}
+    by_stamp = {stamp_nanoseconds(m.header): m for _, m in received if m.skeletons}
     figure = plt.figure(figsize=(4, 4), dpi=100)
     video_path = out_dir / "skeletons.mp4"
     writer = None

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from adaptation.skeleton import JOINT_INDEX, NUM_JOINTS
+from posynda_ros.window import time_jumped
 
 # MediaPipe Pose landmark indices.
 MP = {"nose": 0, "l_ear": 7, "r_ear": 8, "l_shoulder": 11, "r_shoulder": 12, "l_elbow": 13, "r_elbow": 14,
@@ -95,8 +96,7 @@ class PoseDetector:
         """Keypoints of the person in an RGB uint8 image (H, W, 3), or None when nobody is seen."""
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or min(rgb.shape[:2]) == 0:
             raise ValueError(f"expected an RGB uint8 image (H, W, 3), got {rgb.dtype} {rgb.shape}")
-        last = self._last_stamp
-        if self._pose is None or last is None or stamp_s <= last or stamp_s - last > self.max_gap_s:
+        if self._pose is None or time_jumped(self._last_stamp, stamp_s, self.max_gap_s):
             self.reset()
         self._last_stamp = stamp_s
         result = self._pose.process(np.ascontiguousarray(rgb))

@@ -23,9 +23,8 @@ from posynda_msgs.msg import Skeleton3DArray
 
 from adaptation.camera import Intrinsics
 from adaptation.runtime import open_backend
-from posynda_ros.bags import stamp_seconds
 from posynda_ros.images import ImageError, to_rgb
-from posynda_ros.messages import array_message, marker_array
+from posynda_ros.messages import array_message, marker_array, stamp_seconds
 from posynda_ros.pipeline import STAGES, LiftPipeline
 from posynda_ros.transport import OUTPUT_QOS, input_qos, use_camera_transport
 

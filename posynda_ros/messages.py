@@ -4,13 +4,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from builtin_interfaces.msg import Duration
+from builtin_interfaces.msg import Duration, Time
 from geometry_msgs.msg import Point
 from posynda_msgs.msg import Keypoint2D, Skeleton3D, Skeleton3DArray
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
 from adaptation.skeleton import BONES, LAYOUT, NUM_JOINTS
+
+
+def stamp_nanoseconds(header) -> int:
+    """A header's stamp as integer nanoseconds (rclpy or rosbags messages)."""
+    return header.stamp.sec * 10**9 + header.stamp.nanosec
+
+
+def stamp_seconds(header) -> float:
+    return stamp_nanoseconds(header) * 1e-9
+
+
+def time_from_nanoseconds(nanoseconds: int) -> Time:
+    sec, nanosec = divmod(int(nanoseconds), 10**9)
+    return Time(sec=sec, nanosec=nanosec)
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from posynda_msgs.msg import Skeleton3D
 
-from adaptation.camera import Intrinsics, normalize_pixels, solve_root, undistort
+from adaptation.camera import Intrinsics, lifter_keypoints, solve_root
 from adaptation.runtime import Backend
 from posynda_ros.keypoints import PoseDetector
 from posynda_ros.messages import SkeletonEstimate
@@ -51,8 +51,7 @@ class LiftPipeline:
         if detection is None:
             self.window.reset()
             return PipelineResult([], context, timings)
-        pixels = undistort(detection.keypoints_px, intrinsics)
-        normalised = normalize_pixels(pixels, intrinsics.width, intrinsics.height).astype(np.float32)
+        normalised = lifter_keypoints(detection.keypoints_px, intrinsics).astype(np.float32)
         self.window.push(WindowFrame(stamp_s, normalised, detection.keypoints_px, detection.confidence,
                                      (context, intrinsics, detection.score)))
         index = self.window.output_index()

@@ -13,6 +13,11 @@ from typing import Any
 import numpy as np
 
 
+def time_jumped(previous_s: float | None, stamp_s: float, max_gap_s: float) -> bool:
+    """True when a stream's time went backwards, stood still, or skipped more than max_gap_s."""
+    return previous_s is not None and not (0 < stamp_s - previous_s <= max_gap_s)
+
+
 @dataclass
 class WindowFrame:
     stamp_s: float
@@ -37,7 +42,7 @@ class PersonWindow:
 
     def push(self, frame: WindowFrame) -> bool:
         """Add a frame; returns True when the window was reset first (time jump or loop)."""
-        jumped = bool(self.buffer) and not (0 < frame.stamp_s - self.buffer[-1].stamp_s <= self.max_gap_s)
+        jumped = bool(self.buffer) and time_jumped(self.buffer[-1].stamp_s, frame.stamp_s, self.max_gap_s)
         if jumped:
             self.reset()
         self.buffer.append(frame)

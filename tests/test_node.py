@@ -11,7 +11,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from visualization_msgs.msg import Marker, MarkerArray
 
 from adaptation.skeleton import bone_lengths
-from posynda_ros.messages import from_message
+from posynda_ros.messages import from_message, stamp_seconds
 from posynda_ros.transport import OUTPUT_QOS, input_qos
 from rosutil import spin_until, stop_peer
 from video import FRAME, camera_info_message, image_message, read_frames
@@ -82,7 +82,7 @@ def test_node_lifts_real_video_frames_with_the_image_header(ros):
     people = [a for a in harness.skeletons if a.skeletons]
     assert len(people) >= len(frames) - 3, output[-3000:]
     for array in people:
-        stamp_s = array.header.stamp.sec + array.header.stamp.nanosec * 1e-9
+        stamp_s = stamp_seconds(array.header)
         assert any(abs(stamp_s - s) < 1e-6 for s in sent), "header.stamp must be the image's stamp"
         assert array.header.frame_id == FRAME
         skeleton = array.skeletons[0]
@@ -124,7 +124,7 @@ def test_bad_input_is_logged_counted_and_skipped_while_the_node_keeps_running(ro
         empty.header.stamp, empty.header.frame_id = image_message(good, 203.0).header.stamp, FRAME
         problems.append((empty, "zero-size image"))
         for msg, text in problems:
-            seconds = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+            seconds = stamp_seconds(msg.header)
             harness.send(msg, seconds)
             assert spin_until(harness.node, lambda: text in harness.last_status()[0]["last_problem"], 5), text
         assert not harness.skeletons, "nothing may be published for rejected images"

@@ -8,6 +8,7 @@ from builtin_interfaces.msg import Time
 from sensor_msgs.msg import CameraInfo, Image
 
 from posynda_ros.demo import FRAME_ID as FRAME, load_clip
+from posynda_ros.messages import time_from_nanoseconds
 
 
 @lru_cache(maxsize=1)
@@ -25,7 +26,7 @@ def read_frames(count: int, start: int = 0, step: int = 1) -> list[np.ndarray]:
 
 
 def stamp(seconds: float) -> Time:
-    return Time(sec=int(seconds), nanosec=int(round((seconds % 1) * 1e9)))
+    return time_from_nanoseconds(round(seconds * 1e9))
 
 
 def image_message(rgb: np.ndarray, seconds: float) -> Image:
