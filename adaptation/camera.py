@@ -1,9 +1,13 @@
 """Pinhole camera with Brown-Conrady distortion: the one camera and 2D-normalisation convention.
 
 Frames and units: camera optical frame (x right, y down, z forward), metres; pixels for images.
-2D normalisation per image (method note): x_n = 2 x / w - [1, h / w], and the intrinsics
-normalise the same way: f_n = 2 f / w, c_n = 2 c / w - [1, h / w]. The lifter only ever sees
-normalised coordinates; everything else converts here.
+2D normalisation: intrinsics-normalised coordinates (camera rays), x_n = (x_undistorted - c) / f.
+They do not depend on the image's size, aspect (portrait or landscape) or focal length: a pose
+seen by any calibrated camera has the same normalised 2D. In these units the intrinsics are
+f_n = 1, c_n = 0, so projecting a camera-frame point is X / Z. (The method note's per-image
+x_n = 2 x / w - [1, h / w] made a 1080x1920 portrait person look twice as large as a landscape
+one; benchmarks/normalisation.py measures both.) The lifter only ever sees normalised
+coordinates; everything else converts here.
 Functions accept numpy arrays or torch tensors unless their type hints say otherwise.
 """
 from __future__ import annotations
@@ -58,31 +62,35 @@ class Intrinsics:
         return np.array([self.fx, self.fy, self.cx, self.cy], dtype=np.float64)
 
     def normalized(self) -> np.ndarray:
-        """[f_n x, f_n y, c_n x, c_n y] in the lifter's normalised image coordinates."""
-        w, h = self.width, self.height
-        return np.array([2 * self.fx / w, 2 * self.fy / w, 2 * self.cx / w - 1, 2 * self.cy / w - h / w])
+        """[f_n x, f_n y, c_n x, c_n y] in the lifter's normalised coordinates: always [1, 1, 0, 0]."""
+        return NORMALIZED_CAMERA.copy()
+
+    def pixels_of(self, points: np.ndarray) -> np.ndarray:
+        """Camera-frame points (..., 3) -> detected (distorted) pixels (..., 2)."""
+        return distort(project(points, self.as_array()[:2], self.as_array()[2:]), self)
+
+    def in_view(self, pixels: np.ndarray) -> np.ndarray:
+        """(..., J, 2) pixels -> (...,) True where every joint lies inside the image."""
+        inside = (pixels[..., 0] >= 0) & (pixels[..., 0] < self.width) & (pixels[..., 1] >= 0) & (pixels[..., 1] < self.height)
+        return inside.all(-1)
 
 
-def normalize_pixels(xy, width: float, height: float):
-    """Pixels (..., 2) -> normalised coordinates (x in [-1, 1], y in [-h/w, h/w])."""
-    return xy * (2.0 / width) - _offset(xy, width, height)
+NORMALIZED_CAMERA = np.array([1.0, 1.0, 0.0, 0.0])
 
 
-def pixels_from_normalized(xy_n, width: float, height: float):
-    """Inverse of normalize_pixels."""
-    return (xy_n + _offset(xy_n, width, height)) * (width / 2.0)
+def normalize_pixels(xy, intrinsics: Intrinsics):
+    """Undistorted pixels (..., 2) -> normalised coordinates (x - c) / f."""
+    return (xy - intrinsics.as_array()[2:]) / intrinsics.as_array()[:2]
 
 
-def _offset(like, width: float, height: float):
-    offset = [1.0, height / width]
-    if torch is not None and isinstance(like, torch.Tensor):
-        return torch.tensor(offset, dtype=like.dtype, device=like.device)
-    return np.asarray(offset, dtype=like.dtype)
+def pixels_from_normalized(xy_n, intrinsics: Intrinsics):
+    """Inverse of normalize_pixels (undistorted pixels)."""
+    return xy_n * intrinsics.as_array()[:2] + intrinsics.as_array()[2:]
 
 
 def lifter_keypoints(pixels: np.ndarray, intrinsics: Intrinsics) -> np.ndarray:
     """Detected pixels (..., 2) -> what the lifter reads: undistorted, then normalised."""
-    return normalize_pixels(undistort(pixels.astype(np.float64), intrinsics), intrinsics.width, intrinsics.height)
+    return normalize_pixels(undistort(pixels.astype(np.float64), intrinsics), intrinsics)
 
 
 def project(points, f, c):

@@ -5,29 +5,37 @@ load, so that a wrong or damaged file is reported with its path and what is wron
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import torch
+from torch import nn
 
-from adaptation.model import Denoiser, LifterConfig
+from adaptation.model import LifterConfig, build_model
 from adaptation.runtime import DEFAULT_MODEL_DIR
 
 DEFAULT_MODEL = DEFAULT_MODEL_DIR / "lifter.pt"
 
 
-def save(path: str | os.PathLike, model: Denoiser, **meta) -> Path:
-    """Save weights + config (+ any JSON-able metadata, e.g. the command that trained it)."""
+def json_safe(value):
+    """Metadata as plain JSON types (numpy scalars and arrays become floats and lists), so that
+    every consumer can read the checkpoint with torch.load(weights_only=True)."""
+    return json.loads(json.dumps(value, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v)))
+
+
+def save(path: str | os.PathLike, model: nn.Module, **meta) -> Path:
+    """Save weights + config (+ metadata, e.g. the command that trained it, made JSON-safe)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     torch.save({"format": "posynda-lifter/1", "config": model.config.to_dict(),
-                "state_dict": model.state_dict(), "meta": meta}, partial)
+                "state_dict": model.state_dict(), "meta": json_safe(meta)}, partial)
     os.replace(partial, path)
     return path
 
 
-def load(path: str | os.PathLike | None = None, device: str = "cpu") -> tuple[Denoiser, dict]:
+def load(path: str | os.PathLike | None = None, device: str = "cpu") -> tuple[nn.Module, dict]:
     """Load a lifter (default: the shipped model); returns (model in eval mode, metadata)."""
     path = Path(path) if path else DEFAULT_MODEL
     if not path.is_file():
@@ -38,8 +46,11 @@ def load(path: str | os.PathLike | None = None, device: str = "cpu") -> tuple[De
         raise ValueError(f"{path}: not a readable lifter checkpoint ({error})") from error
     if not isinstance(blob, dict) or blob.get("format") != "posynda-lifter/1":
         raise ValueError(f"{path}: not a posynda lifter checkpoint (format {blob.get('format') if isinstance(blob, dict) else type(blob)})")
-    config = LifterConfig(**blob["config"])
-    model = Denoiser(config).to(device)
+    try:
+        config = LifterConfig(**blob["config"])
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{path}: unsupported lifter config ({error})") from error
+    model = build_model(config).to(device)
     try:
         model.load_state_dict(blob["state_dict"])
     except RuntimeError as error:

@@ -80,9 +80,16 @@ class ClipSampler:
         return {k: torch.from_numpy(np.stack(v)) for k, v in items.items() if v}
 
 
-def predict_sequence(predict_windows, keypoints_2d: np.ndarray, frames: int, batch: int = 256) -> np.ndarray:
-    """Cover a (T, J, 2) sequence with windows, run predict_windows((N,F,J,2)) -> (N,F,J,3|...), stitch."""
+def predict_sequence(predict_windows, keypoints_2d: np.ndarray, frames: int, batch: int = 256,
+                     causal: bool = False) -> np.ndarray:
+    """Cover a (T, J, 2) sequence with windows, run predict_windows((N,F,J,2)) -> (N,F,J,3|...), stitch.
+    causal: as the node runs, one window per frame ending at it (the first frame repeated while the
+    window fills), keeping its last output frame; F times the compute."""
     length = len(keypoints_2d)
+    if causal:
+        padded = np.concatenate([np.repeat(keypoints_2d[:1], frames - 1, axis=0), keypoints_2d])
+        windows = np.stack([padded[t:t + frames] for t in range(length)])
+        return np.concatenate([predict_windows(windows[i:i + batch])[:, -1] for i in range(0, length, batch)])
     starts = window_starts(length, frames)
     windows = np.stack([cut(keypoints_2d, s, frames) for s in starts])
     outputs = np.concatenate([predict_windows(windows[i:i + batch]) for i in range(0, len(windows), batch)])

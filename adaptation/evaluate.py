@@ -1,8 +1,11 @@
-"""Score a lifter on labelled camera views: MPJPE, P-MPJPE, PCK@150, AUC (the `evaluate` CLI).
+"""Score a lifter on labelled camera views (the `evaluate` CLI).
 
 Every frame of every sequence is predicted (windows stitched, adaptation.clips) with H
-hypotheses averaged and K DDIM steps; metrics are frame-weighted, per sequence and overall,
-root-relative, in millimetres. Writes JSON.
+hypotheses averaged and K DDIM steps. Reported, root-relative (pelvis zeroed in prediction and
+truth), in millimetres, frame-weighted: MPJPE, P-MPJPE, PCK@150, AUC and acceleration error,
+overall and separately for frames where the whole body is in the image ("in_view") and where it
+is not ("truncated"); with a calibration (or H > 1), how well the per-joint uncertainty predicts
+the error. Writes JSON.
 """
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,38 +22,87 @@ import torch
 from adaptation import checkpoint
 from adaptation.clips import SequenceArrays, predict_sequence, prepare
 from adaptation.dataset import CameraViews
-from adaptation.diffusion import Sampler, sample_hypotheses
-from adaptation.metrics import all_metrics
-from adaptation.model import Denoiser
+from adaptation.diffusion import Sampler, summarize_hypotheses
+from adaptation.metrics import acceleration_error, all_metrics
+from adaptation.skeleton import root_relative
+from adaptation.uncertainty import UncertaintyCalibration, calibration_report, fit
 
 
-def predict_views(model: Denoiser, views: CameraViews | list[SequenceArrays], hypotheses: int = 1, k: int = 1,
-                  flip: bool = False, seed: int = 0) -> list[np.ndarray]:
-    """Root-relative 3D (T, 17, 3) metres for every sequence (mean of the hypotheses); `views` may be
-    already prepared (adaptation.clips.prepare)."""
+@dataclass
+class Prediction:
+    pose: np.ndarray     # (T, J, 3) metres, root-relative: mean of the hypotheses
+    spread: np.ndarray   # (T, J) metres: RMS distance of the hypotheses from their mean (0 at H=1)
+
+
+def predict_views(model: torch.nn.Module, views: CameraViews | list[SequenceArrays], hypotheses: int = 1, k: int = 1,
+                  flip: bool = False, seed: int = 0, causal: bool = False) -> list[Prediction]:
+    """Predictions for every sequence; `views` may be already prepared (adaptation.clips.prepare).
+    As in the node, each sequence (a track) keeps one draw of starting noise for all its windows;
+    causal: one window per frame, ending at it (the node's default), else stitched windows."""
     sequences = prepare(views) if isinstance(views, CameraViews) else views
     sampler = Sampler(model.eval(), k=k, flip=flip)
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
+    frames = model.config.frames
 
     @torch.no_grad()
-    def predict(windows: np.ndarray) -> np.ndarray:
-        kp = torch.from_numpy(windows).to(device)
-        return sample_hypotheses(sampler, kp, hypotheses, generator).mean(1).cpu().numpy()
+    def predict(windows: np.ndarray, noise: torch.Tensor) -> np.ndarray:
+        kp = torch.from_numpy(windows).to(device).repeat_interleave(hypotheses, dim=0)
+        poses = sampler(kp, noise.repeat(len(windows), 1, 1, 1)).reshape(len(windows), hypotheses, *kp.shape[1:-1], 3)
+        mean, spread = summarize_hypotheses(poses, axis=1)
+        return torch.cat([mean, spread[..., None]], dim=-1).cpu().numpy()
 
-    return [predict_sequence(predict, s.keypoints_2d, model.config.frames) for s in sequences]
+    out = []
+    for s in sequences:
+        noise = torch.randn(hypotheses, frames, s.keypoints_2d.shape[1], 3, generator=generator, device=device)
+        stitched = predict_sequence(lambda w: predict(w, noise), s.keypoints_2d, frames, causal=causal)
+        out.append(Prediction(root_relative(stitched[..., :3]), stitched[..., 3]))
+    return out
 
 
-def evaluate(model: Denoiser, views: CameraViews, **sampling) -> dict:
-    """Overall and per-sequence metrics (mm) of `model` on labelled `views`."""
+def _scores(predicted: list[np.ndarray], targets: list[np.ndarray]) -> dict:
+    """all_metrics over the frames of several sequences + their frame-weighted acceleration error (mm)."""
+    scores = all_metrics(np.concatenate(predicted) * 1000, np.concatenate(targets) * 1000)
+    accel = [acceleration_error(p * 1000, t * 1000) for p, t in zip(predicted, targets)]
+    frames = sum(n for _, n in accel)
+    scores["accel_error_mm"] = sum(a * n for a, n in accel) / frames if frames else float("nan")
+    return scores
+
+
+def evaluate(model: torch.nn.Module, views: CameraViews, hypotheses: int = 1, k: int = 1, flip: bool = False,
+             seed: int = 0, calibration: UncertaintyCalibration | None = None) -> dict:
+    """Overall, in-view, truncated and per-sequence metrics (mm) of `model` on labelled `views`;
+    with a calibration or H > 1 also the uncertainty report ('uncertainty', raw spread if uncalibrated)."""
     if not views.labelled:
         raise ValueError("evaluation needs 3D labels (keypoints_3d) in every sequence")
     sequences = prepare(views)
-    predictions = predict_views(model, sequences, **sampling)
+    predictions = predict_views(model, sequences, hypotheses=hypotheses, k=k, flip=flip, seed=seed)
+    poses = [p.pose for p in predictions]
     targets = [s.pose_3d for s in sequences]
-    per_sequence = {s.name: all_metrics(p * 1000, t * 1000) for s, p, t in zip(views.sequences, predictions, targets)}
-    overall = all_metrics(np.concatenate(predictions) * 1000, np.concatenate(targets) * 1000)
-    return {"overall": overall, "sequences": per_sequence}
+    in_view = np.concatenate([s.intrinsics.in_view(s.intrinsics.pixels_of(s.keypoints_3d)) for s in views.sequences])
+    report = {
+        "overall": _scores(poses, targets),
+        "sequences": {s.name: _scores([p], [t]) for s, p, t in zip(views.sequences, poses, targets)},
+        "in_view_fraction": float(in_view.mean()),
+    }
+    all_poses, all_targets = np.concatenate(poses) * 1000, np.concatenate(targets) * 1000
+    for name, mask in (("in_view", in_view), ("truncated", ~in_view)):
+        if mask.any():
+            report[name] = all_metrics(all_poses[mask], all_targets[mask])
+    if calibration is not None or hypotheses > 1:
+        spread = np.concatenate([p.spread for p in predictions])
+        uncertainty = calibration.apply(spread) if calibration is not None else spread
+        error = np.linalg.norm(all_poses - all_targets, axis=-1) / 1000
+        report["uncertainty"] = {"calibrated": calibration is not None, **calibration_report(uncertainty, error)}
+    return report
+
+
+def fit_uncertainty(model: torch.nn.Module, views: CameraViews, hypotheses: int, name: str = "") -> UncertaintyCalibration:
+    """Fit the per-joint uncertainty calibration of `model` at H hypotheses on labelled (validation) views."""
+    sequences = prepare(views)
+    predictions = predict_views(model, sequences, hypotheses=hypotheses)
+    error = np.concatenate([np.linalg.norm(p.pose - s.pose_3d, axis=-1) for p, s in zip(predictions, sequences)])
+    return fit(np.concatenate([p.spread for p in predictions]), error, hypotheses, fitted_on=name)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
                           "seconds": round(time.time() - started, 1)}
     o = report["overall"]
     print(f"evaluate: {o['frames']} frames  MPJPE {o['mpjpe_mm']:.1f} mm  P-MPJPE {o['p_mpjpe_mm']:.1f} mm  "
-          f"PCK@150 {o['pck150']:.1f}%  AUC {o['auc']:.1f}%")
+          f"PCK@150 {o['pck150']:.1f}%  AUC {o['auc']:.1f}%  accel {o['accel_error_mm']:.1f} mm/frame^2  "
+          f"in view {100 * report['in_view_fraction']:.0f}%")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(report, indent=1))

@@ -21,7 +21,6 @@ import torch
 
 from adaptation import checkpoint
 from adaptation.diffusion import Sampler
-from adaptation.model import Denoiser
 from adaptation.skeleton import LAYOUT, NUM_JOINTS
 
 log = logging.getLogger(__name__)
@@ -30,7 +29,7 @@ OUTPUT = "pose_3d"
 ENGINE_CACHE = Path(os.environ.get("POSYNDA_ENGINE_CACHE", Path.home() / ".cache" / "posynda_ros" / "engines"))
 
 
-def export_onnx(model: Denoiser, path: str | os.PathLike, k: int = 1, model_id: str = "") -> Path:
+def export_onnx(model: torch.nn.Module, path: str | os.PathLike, k: int = 1, model_id: str = "") -> Path:
     """Write the K-step sampler of `model` to `path` (atomically) and return it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -51,7 +50,7 @@ def export_onnx(model: Denoiser, path: str | os.PathLike, k: int = 1, model_id: 
     return path
 
 
-def onnx_parity(onnx_path: str | os.PathLike, model: Denoiser, keypoints_2d: np.ndarray, noise: np.ndarray,
+def onnx_parity(onnx_path: str | os.PathLike, model: torch.nn.Module, keypoints_2d: np.ndarray, noise: np.ndarray,
                 k: int = 1) -> float:
     """Max absolute difference (metres) between ONNX Runtime (CPU) and PyTorch on the same inputs."""
     import onnxruntime
@@ -121,14 +120,14 @@ def build_engine(onnx_path: str | os.PathLike, precision: str = "fp16", max_batc
     return engine_path
 
 
-def export_model_dir(model: Denoiser, out_dir: str | os.PathLike, k: int = 1, **card) -> Path:
+def export_model_dir(model: torch.nn.Module, out_dir: str | os.PathLike, k: int = 1, **card) -> Path:
     """A model directory: lifter.pt (checkpoint), lifter.onnx and model.json (the card)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     checkpoint.save(out / "lifter.pt", model, **card)
     model_id = card.get("model_id") or f"{out.name}-{hashlib.sha256((out / 'lifter.pt').read_bytes()).hexdigest()[:8]}"
     export_onnx(model, out / "lifter.onnx", k=k, model_id=model_id)
-    card = {**card, "model_id": model_id, "ddim_steps": k, "config": model.config.to_dict(), "layout": LAYOUT}
+    card = checkpoint.json_safe({**card, "model_id": model_id, "ddim_steps": k, "config": model.config.to_dict(), "layout": LAYOUT})
     partial = out / "model.json.partial"
     partial.write_text(json.dumps(card, indent=1))
     os.replace(partial, out / "model.json")   # written last: its presence marks a complete directory

@@ -1,4 +1,5 @@
-"""3D pose metrics of the field: MPJPE, P-MPJPE, PCK@150 mm and AUC (MPI-INF-3DHP, 14 joints).
+"""3D pose metrics: MPJPE, P-MPJPE, PCK@150 mm and AUC (MPI-INF-3DHP, 14 joints), acceleration
+error (smoothness against the truth) and rank correlation (for uncertainty calibration).
 
 Inputs are (..., J, 3) arrays in one unit (the evaluation reports millimetres). `mpjpe` also
 accepts torch tensors, since it is the training loss.
@@ -14,8 +15,9 @@ AUC_THRESHOLDS_MM = np.arange(0.0, 151.0, 5.0)
 
 
 def mpjpe(predicted, target):
-    """Mean per-joint position error: mean Euclidean distance over joints (and batch)."""
-    return ((predicted - target) ** 2).sum(-1).sqrt().mean() if hasattr(predicted, "sqrt") \
+    """Mean per-joint position error: mean Euclidean distance over joints (and batch). For torch, a
+    tiny epsilon keeps the gradient finite where the distance is exactly 0 (the zeroed pelvis)."""
+    return (((predicted - target) ** 2).sum(-1) + 1e-12).sqrt().mean() if hasattr(predicted, "sqrt") \
         else np.linalg.norm(predicted - target, axis=-1).mean()
 
 
@@ -64,3 +66,23 @@ def all_metrics(predicted_mm: np.ndarray, target_mm: np.ndarray) -> dict[str, fl
         "auc": auc(predicted_mm, target_mm),
         "frames": int(np.prod(predicted_mm.shape[:-2])),
     }
+
+
+def acceleration(poses: np.ndarray) -> np.ndarray:
+    """Per-joint second difference of a sequence (T, J, 3) -> (T-2, J, 3), units per frame^2."""
+    return poses[2:] - 2 * poses[1:-1] + poses[:-2]
+
+
+def acceleration_error(predicted: np.ndarray, target: np.ndarray) -> tuple[float, int]:
+    """Mean norm of the acceleration difference (HMR/VIBE's 'accel error') of one sequence (T, J, 3),
+    and how many frames it averages (T-2; 0 for sequences under 3 frames)."""
+    if len(predicted) < 3:
+        return 0.0, 0
+    return float(np.linalg.norm(acceleration(predicted) - acceleration(target), axis=-1).mean()), len(predicted) - 2
+
+
+def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rank correlation of two equally long 1D arrays (ties broken by order)."""
+    ranks_a = np.argsort(np.argsort(a)).astype(np.float64)
+    ranks_b = np.argsort(np.argsort(b)).astype(np.float64)
+    return float(np.corrcoef(ranks_a, ranks_b)[0, 1])

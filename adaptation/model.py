@@ -1,8 +1,15 @@
-"""The MixSTE-style denoiser: (2D window, noisy 3D window, diffusion step) -> clean 3D window.
+"""The lifters: (2D window, noisy 3D window, diffusion step) -> clean 3D window.
 
-One token per (frame, joint). Each block attends over the joints of a frame (spatial), then
-over the frames of a joint (temporal). Inputs and outputs are (B, F, J, C); 2D in normalised
-image coordinates (adaptation.camera), 3D root-relative in metres.
+`Denoiser` is the MixSTE-style diffusion denoiser: one token per (frame, joint); each block
+attends over the joints of a frame (spatial), then over the frames of a joint (temporal).
+`FrameMLP` is the control: a single-frame residual MLP (Martinez et al. 2017) behind the same
+interface. Inputs and outputs are (B, F, J, C); 2D in normalised coordinates (camera rays,
+adaptation.camera), 3D root-relative in metres with the pelvis exactly at 0.
+
+Both read the 2D through `encode_keypoints`: each frame's pose centred on its pelvis and divided
+by its 2D size, plus where it is (the pelvis ray) and how large (log size). Shape then does not
+depend on the person's distance, while the ray and size keep what perspective tells.
+`objective` "regression" turns either into a deterministic regressor (noise and step ignored).
 """
 from __future__ import annotations
 
@@ -12,21 +19,57 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from adaptation.skeleton import NUM_JOINTS
+from adaptation.skeleton import NUM_JOINTS, ROOT
+
+ARCHITECTURES = ("mixste", "mlp")
+OBJECTIVES = ("diffusion", "regression")
+INPUT_FEATURES = 5            # centred, scaled 2D (2) + pelvis ray (2) + log 2D size (1)
 
 
 @dataclass
 class LifterConfig:
     frames: int = 27          # temporal window F
     joints: int = NUM_JOINTS
-    width: int = 128          # token width C
-    depth: int = 4            # number of spatial+temporal block pairs L
+    width: int = 128          # token width C (MLP: hidden width)
+    depth: int = 4            # number of spatial+temporal block pairs L (MLP: residual blocks)
     heads: int = 8
     mlp_ratio: float = 2.0
     dropout: float = 0.0
+    architecture: str = "mixste"     # mixste | mlp (the single-frame control)
+    objective: str = "diffusion"     # diffusion | regression (deterministic control)
+    centre_2d: bool = True           # encode_keypoints; False feeds the raw 2D (benchmarks/normalisation.py)
+
+    def __post_init__(self) -> None:
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def build_model(config: LifterConfig) -> nn.Module:
+    """The lifter a config describes."""
+    return (Denoiser if config.architecture == "mixste" else FrameMLP)(config)
+
+
+def encode_keypoints(keypoints_2d: torch.Tensor, centre: bool = True) -> torch.Tensor:
+    """(B, F, J, 2) normalised 2D -> (B, F, J, 5): pose centred on the pelvis and divided by its
+    RMS 2D size, the pelvis ray and the log size (the last two repeated for every joint).
+    centre=False: the raw 2D and three zero channels (the measured alternative)."""
+    if not centre:
+        return torch.cat([keypoints_2d, torch.zeros_like(keypoints_2d[..., :1]).expand(*keypoints_2d.shape[:-1], 3)], -1)
+    root = keypoints_2d[..., ROOT:ROOT + 1, :]
+    centred = keypoints_2d - root
+    size = centred.square().sum(-1).mean(-1, keepdim=True).sqrt().clamp_min(1e-3)[..., None]   # (B,F,1,1)
+    return torch.cat([centred / size, root.expand_as(centred), size.log().expand(*centred.shape[:-1], 1)], dim=-1)
+
+
+def finish_pose(pose: torch.Tensor, output_bias: torch.Tensor) -> torch.Tensor:
+    """Add the cross-dataset bias and put the pelvis exactly at 0 (the targets are root-relative)."""
+    pose = pose + output_bias
+    return pose - pose[..., ROOT:ROOT + 1, :]
 
 
 class Attention(nn.Module):
@@ -79,7 +122,7 @@ class Denoiser(nn.Module):
         super().__init__()
         self.config = config
         c = config.width
-        self.embed = nn.Linear(2 + 3, c)
+        self.embed = nn.Linear(INPUT_FEATURES + 3, c)
         self.joint_position = nn.Parameter(torch.zeros(1, config.joints, c))
         self.frame_position = nn.Parameter(torch.zeros(1, config.frames, c))
         self.step_mlp = nn.Sequential(nn.Linear(c, 2 * c), nn.GELU(), nn.Linear(2 * c, c))
@@ -95,11 +138,37 @@ class Denoiser(nn.Module):
     def forward(self, keypoints_2d: torch.Tensor, noisy_3d: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         b, f, j, _ = keypoints_2d.shape
         c = self.config.width
-        x = self.embed(torch.cat([keypoints_2d, noisy_3d], dim=-1))                    # (B,F,J,C)
+        if self.config.objective == "regression":
+            noisy_3d, t = torch.zeros_like(noisy_3d), torch.zeros_like(t)
+        x = self.embed(torch.cat([encode_keypoints(keypoints_2d, self.config.centre_2d), noisy_3d], dim=-1))  # (B,F,J,C)
         x = x + self.step_mlp(timestep_features(t, c))[:, None, None, :]
         x = x + self.joint_position[:, None, :, :]
         x = x + self.frame_position[:, :f, None, :]
         for spatial, temporal in zip(self.spatial, self.temporal):
             x = spatial(x.reshape(b * f, j, c)).reshape(b, f, j, c)
             x = temporal(x.transpose(1, 2).reshape(b * j, f, c)).reshape(b, j, f, c).transpose(1, 2)
-        return self.head(x) + self.output_bias
+        return finish_pose(self.head(x), self.output_bias)
+
+
+class FrameMLP(nn.Module):
+    """The single-frame control (Martinez et al. 2017): residual blocks of Linear-LayerNorm-ReLU-
+    Dropout on one frame's 2D; the noise and the diffusion step are ignored (deterministic)."""
+
+    def __init__(self, config: LifterConfig):
+        super().__init__()
+        self.config = config
+        c, j = config.width, config.joints
+        self.embed = nn.Linear(j * INPUT_FEATURES, c)
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.Linear(c, c), nn.LayerNorm(c), nn.ReLU(), nn.Dropout(config.dropout),
+                          nn.Linear(c, c), nn.LayerNorm(c), nn.ReLU(), nn.Dropout(config.dropout))
+            for _ in range(config.depth))
+        self.head = nn.Linear(c, j * 3)
+        self.output_bias = nn.Parameter(torch.zeros(j, 3), requires_grad=False)
+
+    def forward(self, keypoints_2d: torch.Tensor, noisy_3d: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        b, f, j, _ = keypoints_2d.shape
+        x = self.embed(encode_keypoints(keypoints_2d, self.config.centre_2d).reshape(b, f, j * INPUT_FEATURES))
+        for block in self.blocks:
+            x = x + block(x)
+        return finish_pose(self.head(x).reshape(b, f, j, 3), self.output_bias)

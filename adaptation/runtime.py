@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from adaptation.skeleton import LAYOUT, NUM_JOINTS
+from adaptation.uncertainty import UncertaintyCalibration
 
 log = logging.getLogger(__name__)
 DEFAULT_MODEL_DIR = Path(__file__).with_name("models") / "default"
@@ -53,6 +54,7 @@ class Backend:
         self.frames = frames
         self.model_id = model_id
         self.timings = Timings()
+        self.uncertainty: list[UncertaintyCalibration] = []      # from model.json (one per H), set by open_backend
 
     def lift(self, keypoints_2d: np.ndarray, noise: np.ndarray | None = None,
              rng: np.random.Generator | None = None) -> np.ndarray:
@@ -188,17 +190,24 @@ def open_backend(model_dir: str | Path | None = None, preference: str = "auto", 
         raise ValueError(f"backend must be auto or one of {PREFERENCE}, got {preference!r}")
     if onnx_path.is_file():
         check_onnx(onnx_path, frames)
+    try:
+        uncertainty = [UncertaintyCalibration.from_dict(entry) for entry in card.get("uncertainty", [])]
+    except (TypeError, ValueError) as error:
+        raise ModelError(f"{model_dir / 'model.json'}: bad 'uncertainty' entry ({error})") from error
     candidates = PREFERENCE if preference == "auto" else (preference,)
     failures = []
     for name in candidates:
         try:
             if name == "tensorrt":
-                return TensorRTBackend(onnx_path, frames, model_id)
-            if name.startswith("onnxruntime"):
+                backend = TensorRTBackend(onnx_path, frames, model_id)
+            elif name.startswith("onnxruntime"):
                 if not onnx_path.is_file():
                     raise ModelError(f"{onnx_path}: missing")
-                return OnnxRuntimeBackend(onnx_path, frames, model_id, cuda=name.endswith("cuda"), threads=threads)
-            return TorchBackend(pt_path, k, model_id)
+                backend = OnnxRuntimeBackend(onnx_path, frames, model_id, cuda=name.endswith("cuda"), threads=threads)
+            else:
+                backend = TorchBackend(pt_path, k, model_id)
+            backend.uncertainty = uncertainty
+            return backend
         except ModelError:
             raise
         except (ImportError, RuntimeError, FileNotFoundError) as error:

@@ -62,6 +62,11 @@ def flip_pose(pose, x_axis: int = 0):
     return mirrored
 
 
+def swap_left_right(values):
+    """Exchange the left and right joints of (..., 17, C) values (labels only; no mirroring)."""
+    return values[..., list(FLIP_PERMUTATION), :]
+
+
 def bone_lengths(pose: np.ndarray) -> np.ndarray:
     """Length of each bone in BONES order, (..., 16)."""
     parents = [p for p, _ in BONES]

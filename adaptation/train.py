@@ -1,8 +1,13 @@
-"""Source training of the diffusion lifter on labelled camera views (the `train` CLI).
+"""Source training of a lifter on labelled camera views (the `train` CLI).
 
 Each step: random windows, optional mirror augmentation, a random diffusion step t, noise the
-root-relative 3D, predict it back, MPJPE loss. Progress bar, periodic validation, checkpoints
-with resume, a loss-curve PNG, seeded. CPU or CUDA.
+root-relative 3D, predict it back, MPJPE loss. A fraction of every batch (`deployed_fraction`)
+is trained at t = T-1 from pure noise: exactly what the deployed K=1 sampler runs. The controls
+(model.architecture mlp, model.objective regression) train through the same loop.
+Validation (`val_views`: subjects never trained on, never the test subjects) is scored every
+`eval_every` steps in the deployment setting; `best.pt` is the checkpoint with the lowest
+validation MPJPE, `final.pt` the last. Progress bar, checkpoints with resume, a loss-curve PNG,
+seeded. CPU or CUDA.
 """
 from __future__ import annotations
 
@@ -23,7 +28,7 @@ from adaptation import checkpoint, diffusion
 from adaptation.clips import ClipSampler, prepare
 from adaptation.dataset import CameraViews
 from adaptation.metrics import mpjpe
-from adaptation.model import Denoiser, LifterConfig
+from adaptation.model import LifterConfig, build_model
 from adaptation.plots import plot_curves
 from adaptation.skeleton import flip_pose
 
@@ -31,7 +36,7 @@ from adaptation.skeleton import flip_pose
 @dataclass
 class TrainConfig:
     train_views: str = ""                 # labelled camera-view dataset(s), comma separated
-    val_views: str = ""                   # held-out labelled views, monitored only (no selection)
+    val_views: str = ""                   # validation views (held-out subjects): best.pt is chosen on them
     out_dir: str = "runs/train"
     steps: int = 3000
     batch_size: int = 32
@@ -39,8 +44,9 @@ class TrainConfig:
     weight_decay: float = 1e-4
     warmup_steps: int = 100
     flip_augmentation: bool = True
+    deployed_fraction: float = 0.5        # share of each batch trained at t = T-1 (the K=1 sampler's only step)
     eval_every: int = 250
-    val_windows: int = 512
+    val_windows: int = 1024
     seed: int = 0
     device: str = "auto"                  # auto | cpu | cuda
     threads: int = 0                      # CPU threads (0: torch default)
@@ -71,30 +77,37 @@ def load_views(paths: str) -> CameraViews:
     return views
 
 
-def diffusion_loss(model: Denoiser, batch: dict[str, torch.Tensor], flip: bool) -> torch.Tensor:
-    """MPJPE (metres) of the clean pose predicted from a randomly noised one."""
+def diffusion_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], flip: bool,
+                   deployed_fraction: float = 0.0) -> torch.Tensor:
+    """MPJPE (metres) of the clean pose predicted from a randomly noised one; a `deployed_fraction`
+    of the windows get t = T-1 (pure noise), the step the K=1 sampler runs."""
     kp, pose = batch["keypoints_2d"], batch["pose_3d"]
     if flip:
         mirror = torch.rand(kp.shape[0], device=kp.device) < 0.5
         kp = torch.where(mirror[:, None, None, None], flip_pose(kp), kp)
         pose = torch.where(mirror[:, None, None, None], flip_pose(pose), pose)
     t = torch.randint(0, diffusion.STEPS, (kp.shape[0],), device=kp.device)
+    deployed = torch.rand(kp.shape[0], device=kp.device) < deployed_fraction
+    t = torch.where(deployed, torch.full_like(t, diffusion.STEPS - 1), t)
     noisy = diffusion.add_noise(pose, t, torch.randn_like(pose))
     return mpjpe(model(kp, noisy, t), pose)
 
 
 @torch.no_grad()
-def validate(model: Denoiser, batch: dict[str, torch.Tensor]) -> float:
-    """MPJPE in mm with one hypothesis and one DDIM step (the deployment setting)."""
+def validate(model: torch.nn.Module, batch: dict[str, torch.Tensor], chunk: int = 256) -> float:
+    """MPJPE in mm with one hypothesis and one DDIM step (the deployment setting), fixed noise."""
     model.eval()
     sampler = diffusion.Sampler(model, k=1)
-    pose = sampler(batch["keypoints_2d"], torch.randn_like(batch["pose_3d"]))
+    noise = torch.randn(batch["pose_3d"].shape, generator=torch.Generator().manual_seed(0)).to(batch["pose_3d"].device)
+    errors = [float(mpjpe(sampler(batch["keypoints_2d"][i:i + chunk], noise[i:i + chunk]), batch["pose_3d"][i:i + chunk]))
+              * len(noise[i:i + chunk]) for i in range(0, len(noise), chunk)]
     model.train()
-    return float(mpjpe(pose, batch["pose_3d"])) * 1000
+    return sum(errors) / len(noise) * 1000
 
 
 def train(config: TrainConfig, command: str = "") -> Path:
-    """Run (or resume) a training; returns the final checkpoint (fixed schedule, no selection)."""
+    """Run (or resume) a training; returns best.pt (lowest validation MPJPE) or, without
+    validation views, final.pt."""
     device = pick_device(config.device)
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -107,10 +120,11 @@ def train(config: TrainConfig, command: str = "") -> Path:
         val_batch = ClipSampler(prepare(load_views(config.val_views)), config.model.frames, seed=12345).sample(config.val_windows)
         val_batch = {k: v.to(device) for k, v in val_batch.items()}
 
-    model = Denoiser(config.model).to(device)
+    model = build_model(config.model).to(device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
-    history: dict[str, list] = {"step": [], "loss_mm": [], "val_step": [], "val_mpjpe_mm": []}
+    history: dict[str, list] = {"step": [], "loss_mm": [], "val_step": [], "val_mpjpe_mm": [], "val_seconds": []}
+    meta = {"train_config": dataclasses.asdict(config), "command": command}
     start = 0
     last = out / "last.pt"
     if config.resume and last.is_file():
@@ -124,12 +138,13 @@ def train(config: TrainConfig, command: str = "") -> Path:
 
     model.train()
     running = []
+    seconds_before = history.get("val_seconds", [0.0])[-1] if history.get("val_seconds") else 0.0
     bar = tqdm(range(start, config.steps), initial=start, total=config.steps, desc="train", unit="step")
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, step)
         batch = {k: v.to(device) for k, v in train_set.sample(config.batch_size).items()}
-        loss = diffusion_loss(model, batch, config.flip_augmentation)
+        loss = diffusion_loss(model, batch, config.flip_augmentation, config.deployed_fraction)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
@@ -144,18 +159,20 @@ def train(config: TrainConfig, command: str = "") -> Path:
         if done % config.eval_every == 0 or done == config.steps:
             if val_batch is not None:
                 val = validate(model, val_batch)
+                if not history["val_mpjpe_mm"] or val < min(history["val_mpjpe_mm"]):
+                    checkpoint.save(out / "best.pt", model, step=done, val_mpjpe_mm=val, **meta)
                 history["val_step"].append(done)
                 history["val_mpjpe_mm"].append(val)
-                bar.write(f"step {done}: validation MPJPE {val:.1f} mm")
+                history.setdefault("val_seconds", []).append(round(seconds_before + bar.format_dict["elapsed"], 1))
+                bar.write(f"step {done}: validation MPJPE {val:.1f} mm (best {min(history['val_mpjpe_mm']):.1f})")
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": done,
                         "history": history, "torch_rng": torch.get_rng_state(),
                         "numpy_rng": train_set.rng.bit_generator.state}, out / "last.pt.partial")
             Path(out / "last.pt.partial").replace(last)
             plot_curves(history, out / "loss.png", title=f"training {out.name}")
-    final = checkpoint.save(out / "final.pt", model, train_config=dataclasses.asdict(config), command=command,
-                            step=config.steps)
+    final = checkpoint.save(out / "final.pt", model, step=config.steps, **meta)
     (out / "history.json").write_text(json.dumps(history, indent=1))
-    return final
+    return out / "best.pt" if (out / "best.pt").is_file() else final
 
 
 def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, prefix: str = "") -> None:

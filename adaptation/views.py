@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from adaptation.camera import Intrinsics, distort, project
+from adaptation.camera import Intrinsics
 from adaptation.dataset import CameraViews, Sequence
 from adaptation.skeleton import NUM_JOINTS, ROOT, check_joints
 
@@ -78,6 +78,8 @@ class Rig:
     height_m: list[float] = field(default_factory=lambda: [1.0, 1.5])
     yaw_in_view: float = 0.0
     min_depth_m: float = 0.5
+    min_in_view_fraction: float = 0.5   # re-draw a camera that shows the whole body in fewer frames
+    max_redraws: int = 20
 
     @classmethod
     def load(cls, path: str | Path) -> "Rig":
@@ -152,6 +154,22 @@ def add_detector_noise(pixels: np.ndarray, level: float, rng: np.random.Generato
     return pixels + error, confidence.astype(np.float32)
 
 
+def _view_mostly_in_image(world: np.ndarray, rig: Rig, camera: dict, rng: np.random.Generator):
+    """Camera-frame points, pixels and intrinsics of a camera draw that shows the whole body in at
+    least `min_in_view_fraction` of the frames (re-drawn up to `max_redraws` times; else the best draw)."""
+    best, best_fraction = None, -1.0
+    for _ in range(rig.max_redraws + 1):
+        rotation, position, intrinsics = place_camera(world, rig, camera, rng)
+        points = (world - position) @ rotation.T
+        pixels = intrinsics.pixels_of(points)
+        fraction = float(intrinsics.in_view(pixels).mean())
+        if fraction > best_fraction:
+            best, best_fraction = (points, pixels, intrinsics), fraction
+        if fraction >= rig.min_in_view_fraction:
+            break
+    return best
+
+
 def render(mocap: dict[str, dict[str, np.ndarray]], rig: Rig, seed: int = 0, noise: float = 0.0,
            min_frames: int = 1) -> CameraViews:
     """Every sequence through every camera of the rig -> a labelled CameraViews."""
@@ -164,9 +182,7 @@ def render(mocap: dict[str, dict[str, np.ndarray]], rig: Rig, seed: int = 0, noi
             if len(world) < min_frames:
                 continue
             for index, camera in enumerate(cameras):
-                rotation, position, intrinsics = place_camera(world, rig, camera, rng)
-                points = (world - position) @ rotation.T
-                pixels = distort(project(points, intrinsics.as_array()[:2], intrinsics.as_array()[2:]), intrinsics)
+                points, pixels, intrinsics = _view_mostly_in_image(world, rig, camera, rng)
                 confidence = np.ones(pixels.shape[:2], np.float32)
                 if noise > 0:
                     pixels, confidence = add_detector_noise(pixels, noise, rng)

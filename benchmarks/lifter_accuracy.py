@@ -1,69 +1,85 @@
-"""Accuracy of source-trained lifters on held-out subjects, through the studio and the robot rig.
+"""Accuracy of the lifter and its controls on held-out subjects, through every rig.
 
-    .venv/bin/python benchmarks/lifter_accuracy.py [--models runs/studio/final.pt ...]
+    .venv/bin/python benchmarks/lifter_accuracy.py --part val    # every choice is made on this
+    .venv/bin/python benchmarks/lifter_accuracy.py --part test   # the final table, once
 
-Scores each model (H=1, K=1, the deployment setting; on robot views also H=5 averaged) on studio and robot views
-of subjects not trained on, and writes benchmarks/results/lifter_accuracy.{json,md}.
+Models (benchmarks/train_source_models.sh): runs/<rig>_<kind>/best.pt for kind = diffusion (the
+lifter), regression (the same denoiser as a deterministic regressor) and mlp (single frame), each
+checkpoint chosen on the validation subject. Each is scored on the `part` subjects through the
+studio, robot, randomised and portrait rigs at H=1 (K=1, the deployment setting); the diffusion
+lifter also at H=3 with its uncertainty calibrated on the validation views of its training rig.
+Root-relative mm; in-view / truncated = frames where the whole body is / is not in the image.
+Writes benchmarks/results/lifter_accuracy_<part>.{json,md}.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import platform
-import time
 from pathlib import Path
 
 import torch
 
 from adaptation import checkpoint
-from adaptation.evaluate import evaluate, predict_views
-from adaptation.plots import plot_skeletons
-from splits import views
+from adaptation.evaluate import evaluate, fit_uncertainty
+from splits import SUBJECTS, views
 
 RESULTS = Path(__file__).with_name("results")
-TRAINED = Path(__file__).resolve().parents[1] / "runs"       # benchmarks/train_source_models.sh writes here
-DEFAULT_MODELS = {"studio-only (a)": str(TRAINED / "studio/final.pt"),
-                  "randomised cameras (b)": str(TRAINED / "randomized/final.pt"),
-                  "robot-camera oracle (c)": str(TRAINED / "oracle/final.pt")}
+RUNS = Path(__file__).resolve().parents[1] / "runs"
+TEST_RIGS = ("studio", "robot", "randomized", "portrait")
+KINDS = {"diffusion": "diffusion lifter", "regression": "same denoiser, deterministic (control)",
+         "mlp": "single-frame MLP (control)"}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="*", help="name=path.pt pairs (default: the three source models)")
+    parser.add_argument("--part", choices=("val", "test"), required=True)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rigs", nargs="*", default=list(TEST_RIGS))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    models = dict(m.split("=", 1) for m in args.models) if args.models else DEFAULT_MODELS
-    test_sets = {"studio rig": views("studio_test"), "robot rig": views("robot_test")}
     rows = []
-    for name, path in models.items():
+    for path in sorted(RUNS.glob("*_*/best.pt")):
+        train_rig, kind = path.parent.name.rsplit("_", 1)
+        if kind not in KINDS:
+            continue
         model, meta = checkpoint.load(path)
-        for rig, data in test_sets.items():
-            for hypotheses in ((1, 5) if rig == "robot rig" else (1,)):
-                started = time.time()
-                overall = evaluate(model, data, hypotheses=hypotheses, k=1)["overall"]
-                rows.append({"model": name, "checkpoint": path, "test": rig, "hypotheses": hypotheses,
-                             **{k: round(v, 2) for k, v in overall.items()}, "seconds": round(time.time() - started, 1)})
-                print(rows[-1])
-    robot = test_sets["robot rig"]
-    sequence, frame = len(robot.sequences) // 3, 40
-    truth = robot.sequences[sequence].keypoints_3d[frame]
-    poses = {"ground truth": truth - truth[0]}
-    for name, path in models.items():
-        model, _ = checkpoint.load(path)
-        poses[name] = predict_views(model, type(robot)([robot.sequences[sequence]]))[0][frame]
-    plot_skeletons(poses, RESULTS / "lifter_robot_view_example.png",
-                   title=f"robot view: {robot.sequences[sequence].name}, frame {frame}")
-    machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+        settings = [(1, None)]
+        if kind == "diffusion":
+            settings.append((3, fit_uncertainty(model, views(f"{train_rig}_val"), 3, f"{train_rig}_val")))
+        for rig in args.rigs:
+            data = views(f"{rig}_{args.part}")
+            for hypotheses, calibration in settings:
+                report = evaluate(model, data, hypotheses=hypotheses, calibration=calibration)
+                o = report["overall"]
+                row = {"trained_on": train_rig, "model": kind, "checkpoint": str(path.relative_to(RUNS.parent)),
+                       "best_step": meta.get("step"), "test_rig": rig, "hypotheses": hypotheses,
+                       **{k: round(v, 2) for k, v in o.items()},
+                       "in_view_mpjpe_mm": round(report["in_view"]["mpjpe_mm"], 2),
+                       "truncated_mpjpe_mm": round(report["truncated"]["mpjpe_mm"], 2) if "truncated" in report else None,
+                       "truncated_frames": report["truncated"]["frames"] if "truncated" in report else 0}
+                if "uncertainty" in report:
+                    row["uncertainty"] = {k: round(v, 3) if isinstance(v, float) else v for k, v in report["uncertainty"].items()}
+                rows.append(row)
+                print({k: v for k, v in row.items() if k not in ("checkpoint",)})
+    machine = f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}"
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "lifter_accuracy.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=1))
-    lines = ["| model | test views | H | MPJPE mm | P-MPJPE mm | PCK@150 % | AUC % | frames |", "|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['model']} | {r['test']} | {r['hypotheses']} | {r['mpjpe_mm']:.1f} | {r['p_mpjpe_mm']:.1f} | "
-              f"{r['pck150']:.1f} | {r['auc']:.1f} | {r['frames']} |" for r in rows]
-    (RESULTS / "lifter_accuracy.md").write_text(
-        "# Source lifters on held-out subjects (cmu_03, hdm_dg)\n\n"
-        "Command: `.venv/bin/python benchmarks/lifter_accuracy.py`; models from `benchmarks/train_source_models.sh`.\n"
-        f"Machine: {machine}.\n\n" + "\n".join(lines) + "\n")
+    stem = f"lifter_accuracy_{args.part}"
+    (RESULTS / f"{stem}.json").write_text(json.dumps({"machine": machine, "subjects": SUBJECTS[args.part], "rows": rows}, indent=1))
+    lines = ["| trained on | model | test rig | H | MPJPE | P-MPJPE | PCK@150 | AUC | accel | in-view MPJPE | truncated MPJPE (frames) | unc. ratio / rank corr. |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        truncated = f"{r['truncated_mpjpe_mm']:.1f} ({r['truncated_frames']})" if r["truncated_mpjpe_mm"] is not None else "- (0)"
+        unc = f"{r['uncertainty']['ratio']:.2f} / {r['uncertainty']['rank_correlation']:.2f}" if "uncertainty" in r else "-"
+        lines.append(f"| {r['trained_on']} | {KINDS[r['model']]} | {r['test_rig']} | {r['hypotheses']} | {r['mpjpe_mm']:.1f} | "
+                     f"{r['p_mpjpe_mm']:.1f} | {r['pck150']:.1f} | {r['auc']:.1f} | {r['accel_error_mm']:.1f} | "
+                     f"{r['in_view_mpjpe_mm']:.1f} | {truncated} | {unc} |")
+    (RESULTS / f"{stem}.md").write_text(
+        f"# Lifter and controls on the {args.part} subjects {', '.join(SUBJECTS[args.part])}\n\n"
+        f"Command: `.venv/bin/python benchmarks/lifter_accuracy.py --part {args.part}`; models from "
+        f"`benchmarks/train_source_models.sh`. Machine: {machine}.\nmm, root-relative; accel = acceleration error "
+        "mm/frame²; uncertainty (H=3) calibrated on the training rig's validation views: ratio = mean predicted / "
+        "mean actual error, rank corr. = Spearman over every (frame, joint).\n\n" + "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

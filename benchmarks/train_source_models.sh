@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
-# The exact commands that trained the three source models of benchmarks/lifter_accuracy.md
-# (studio-only, randomised cameras, robot-camera oracle). CPU: ~20 min each on 2 cores; pass
-# --device cuda on a GPU machine. Data: the bundled open mocap through the bundled rigs.
+# The exact commands that trained the models of benchmarks/results/lifter_accuracy.md: the diffusion
+# lifter and its two controls (single-frame MLP, the same denoiser as a deterministic regressor), on
+# the training subjects (cmu_01, hdm_bk) through a rig; best checkpoint chosen on the validation
+# subject (hdm_bd) through the same rig. CPU, 1 thread per job (two jobs side by side on 2 cores);
+# pass --device cuda on a GPU machine. Usage: benchmarks/train_source_models.sh <job> [extra train args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 DATA=benchmarks/.cache
-mkdir -p "$DATA" runs
-TRAIN=(cmu_01 hdm_bd hdm_bk); TEST=(cmu_03 hdm_dg)
-$BIN/render_views --rig studio     --subjects "${TRAIN[@]}" --seed 0 --noise 0.01 --out $DATA/studio_train.npz
-$BIN/render_views --rig studio     --subjects "${TEST[@]}"  --seed 1 --noise 0.01 --out $DATA/studio_test.npz
-$BIN/render_views --rig robot      --subjects "${TEST[@]}"  --seed 2 --noise 0.01 --out $DATA/robot_test.npz
-$BIN/render_views --rig randomized --subjects "${TRAIN[@]}" --seed 3 --noise 0.01 --out $DATA/randomized_train.npz
-$BIN/render_views --rig robot      --subjects "${TRAIN[@]}" --seed 4 --noise 0.01 --out $DATA/robot_train.npz
-COMMON=(--steps 3000 --batch_size 32 --eval_every 250 --model.frames 27 --model.width 64 --model.depth 3
-        --model.heads 4 --threads 2 --val_views $DATA/robot_test.npz "$@")
-$BIN/train --train_views $DATA/studio_train.npz     --out_dir runs/studio     "${COMMON[@]}"
-$BIN/train --train_views $DATA/randomized_train.npz --out_dir runs/randomized "${COMMON[@]}"
-$BIN/train --train_views $DATA/robot_train.npz      --out_dir runs/oracle     "${COMMON[@]}"
+job=$1; shift
+splits() { (cd benchmarks && ../$BIN/python splits.py "$@" > /dev/null); }
+DENOISER=(--model.frames 27 --model.width 64 --model.depth 3 --model.heads 4 --batch_size 32 --eval_every 500 --threads 1)
+MLP=(--model.architecture mlp --model.objective regression --model.frames 1 --model.width 512 --model.depth 2
+     --model.dropout 0.1 --batch_size 256 --steps 3000 --eval_every 500 --threads 1)
+case $job in
+  diffusion|regression)            # the lifter / the deterministic control, randomised cameras, 12000 steps
+    splits randomized_train randomized_val
+    $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
+      --out_dir runs/randomized_$job --steps 12000 --model.objective $job "${DENOISER[@]}" "$@" ;;
+  mlp-*)                           # the single-frame control on one rig: mlp-studio, mlp-robot, mlp-randomized
+    rig=${job#mlp-}; splits ${rig}_train ${rig}_val
+    $BIN/train --train_views $DATA/${rig}_train.npz --val_views $DATA/${rig}_val.npz --out_dir runs/${rig}_mlp "${MLP[@]}" "$@" ;;
+  *) echo "unknown job $job" >&2; exit 2 ;;
+esac

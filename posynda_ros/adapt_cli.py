@@ -125,9 +125,12 @@ def main(argv: list[str] | None = None) -> int:
                     "adapted_to_cameras": [dict(zip([f.name for f in dataclasses.fields(Intrinsics)], c)) for c in cameras],
                     "adapt_config": dataclasses.asdict(config), "target_frames": target.num_frames,
                     "target_tracks": len(target.sequences)}
+            # not re-fitted (that needs target 3D): the base model's, fitted on its source validation views
+            card["uncertainty"] = [{**entry, "fitted_on": "base model: " + entry.get("fitted_on", "")}
+                                   for entry in base_card.get("uncertainty", [])]
             export_model_dir(model, partial, k=1, **card)
             report = {**card, "history": history, "wall_time_s": round(time.time() - started, 1)}
-            (partial / "report.json").write_text(json.dumps(report, indent=1))
+            (partial / "report.json").write_text(json.dumps(checkpoint.json_safe(report), indent=1))
             if args.out.exists():
                 shutil.rmtree(args.out)
             os.replace(partial, args.out)

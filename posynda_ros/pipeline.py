@@ -1,7 +1,12 @@
 """Image -> 3D skeletons, without ROS: detect, window, lift, place the root. The node wraps this.
 
-    RGB image + intrinsics -> MediaPipe 2D (+ confidence) -> undistort, normalise -> window (F frames)
-    -> lifter backend (H hypotheses) -> root-relative 3D -> root from 2D + intrinsics -> estimate
+    RGB image + intrinsics -> MediaPipe 2D (+ confidence) -> left/right repaired -> undistort,
+    normalise -> window (F frames) -> lifter backend (H hypotheses) -> root-relative 3D -> root
+    from 2D + intrinsics -> estimate
+
+Steady output: the starting noise of the H hypotheses is drawn once per track and reused for
+every window of it (fresh noise every frame made the output jitter). The published uncertainty
+is the model's calibration (adaptation.uncertainty) applied to the hypotheses' spread.
 """
 from __future__ import annotations
 
@@ -13,7 +18,11 @@ import numpy as np
 from posynda_msgs.msg import Skeleton3D
 
 from adaptation.camera import Intrinsics, lifter_keypoints, solve_root
+from adaptation.diffusion import summarize_hypotheses
 from adaptation.runtime import Backend
+from adaptation.skeleton import NUM_JOINTS
+from adaptation.uncertainty import for_hypotheses
+from posynda_ros.handedness import repair
 from posynda_ros.keypoints import PoseDetector
 from posynda_ros.messages import SkeletonEstimate
 from posynda_ros.window import PersonWindow, WindowFrame
@@ -38,6 +47,8 @@ class LiftPipeline:
         self.detector = PoseDetector(max_gap_s=max_gap_s, min_score=min_score)
         self.window = PersonWindow(backend.frames, window_mode, max_gap_s)
         self.rng = np.random.default_rng(seed)
+        self.noise: tuple[int, np.ndarray] | None = None      # (track id, (H, F, J, 3)) for the current track
+        self.repairs = {"facing": 0, "continuity": 0}
 
     def close(self) -> None:
         self.detector.close()
@@ -51,15 +62,20 @@ class LiftPipeline:
         if detection is None:
             self.window.reset()
             return PipelineResult([], context, timings)
-        normalised = lifter_keypoints(detection.keypoints_px, intrinsics).astype(np.float32)
-        self.window.push(WindowFrame(stamp_s, normalised, detection.keypoints_px, detection.confidence,
+        previous = self.window.buffer[-1].keypoints_px if self.window.buffer else None
+        keypoints_px, confidence, fired = repair(detection.keypoints_px, detection.confidence,
+                                                 detection.back_turned, previous)
+        if fired:
+            self.repairs[fired] += 1
+        normalised = lifter_keypoints(keypoints_px, intrinsics).astype(np.float32)
+        self.window.push(WindowFrame(stamp_s, normalised, keypoints_px, confidence,
                                      (context, intrinsics, detection.score)))
         index = self.window.output_index()
         if index is None:                       # a centred window is still filling
             return PipelineResult([], None, timings)
         window, frames = self.window.window()
         started = time.perf_counter()
-        hypotheses = self.backend.lift(np.repeat(window[None], self.hypotheses, axis=0), rng=self.rng)[:, index]
+        hypotheses = self.backend.lift(np.repeat(window[None], self.hypotheses, axis=0), self._track_noise())[:, index]
         timings["lift"] = (time.perf_counter() - started) * 1000
         started = time.perf_counter()
         frame = frames[index]
@@ -68,10 +84,18 @@ class LiftPipeline:
         timings["place"] = (time.perf_counter() - started) * 1000
         return PipelineResult([estimate], frame_context, timings)
 
+    def _track_noise(self) -> np.ndarray:
+        """The starting noise of the current track, drawn when the track starts."""
+        if self.noise is None or self.noise[0] != self.window.track_id:
+            shape = (self.hypotheses, self.backend.frames, NUM_JOINTS, 3)
+            self.noise = (self.window.track_id, self.rng.standard_normal(shape).astype(np.float32))
+        return self.noise[1]
+
     def _place(self, hypotheses: np.ndarray, frame: WindowFrame, intrinsics: Intrinsics, score: float) -> SkeletonEstimate:
-        """Mean pose, per-joint spread, and the root solved from the 2D and the intrinsics."""
-        pose = hypotheses.mean(0).astype(np.float64)                                   # (J, 3)
-        spread = np.sqrt(((hypotheses - pose) ** 2).sum(-1).mean(0)) if len(hypotheses) > 1 else np.zeros(len(pose))
+        """Mean pose, calibrated per-joint uncertainty, and the root solved from the 2D and the intrinsics."""
+        pose, spread = summarize_hypotheses(hypotheses.astype(np.float64))               # (J, 3), (J,)
+        calibration = for_hypotheses(self.backend.uncertainty, self.hypotheses)
+        uncertainty = calibration.apply(spread) if calibration else spread
         camera = intrinsics.normalized()
         root = solve_root(pose, frame.keypoints_n.astype(np.float64), camera[:2], camera[2:],
                           np.clip(frame.confidence, 1e-3, 1.0))
@@ -79,7 +103,7 @@ class LiftPipeline:
         return SkeletonEstimate(
             positions_m=pose + root if placed else pose,
             confidence=frame.confidence,
-            uncertainty_m=spread,
+            uncertainty_m=uncertainty,
             keypoints_px=frame.keypoints_px,
             position_mode=Skeleton3D.POSITION_CAMERA_FRAME if placed else Skeleton3D.POSITION_ROOT_RELATIVE,
             track_id=self.window.track_id,

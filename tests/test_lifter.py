@@ -95,3 +95,44 @@ def test_damaged_checkpoints_are_reported_with_their_path(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.pt"):
         checkpoint.load(tmp_path / "missing.pt")
     assert np.isfinite(checkpoint.load(path)[0].output_bias.detach().numpy()).all()
+
+
+def test_brief_training_beats_a_constant_mean_pose(tmp_path):
+    """Fails if learning breaks: a tiny diffusion lifter, 150 steps, on views of other cameras."""
+    from adaptation.dataset import CameraViews
+    from adaptation.evaluate import evaluate
+    from adaptation.metrics import mpjpe
+    from adaptation.skeleton import root_relative
+    mocap = small_mocap(300)
+    train_path = render(mocap, Rig.load("randomized"), seed=0, noise=0.01).save(tmp_path / "train.npz")
+    test = render(mocap, Rig.load("randomized"), seed=1, noise=0.01)
+    assert train_main(["--train_views", str(train_path), "--out_dir", str(tmp_path / "run"), "--steps", "150",
+                       "--batch_size", "16", "--eval_every", "150", "--model.frames", "9", "--model.width", "32",
+                       "--model.depth", "1", "--model.heads", "2", "--seed", "0"]) == 0
+    model, _ = checkpoint.load(tmp_path / "run" / "final.pt")
+    learned = evaluate(model, test)["overall"]["mpjpe_mm"]
+    train_poses = np.concatenate([root_relative(s.keypoints_3d) for s in CameraViews.load(train_path).sequences])
+    test_poses = np.concatenate([root_relative(s.keypoints_3d) for s in test.sequences])
+    constant = float(mpjpe(np.broadcast_to(train_poses.mean(0), test_poses.shape), test_poses)) * 1000
+    assert learned < 0.8 * constant, (learned, constant)
+
+
+def test_the_controls_train_and_load_through_the_same_tools(views_path, tmp_path):
+    for architecture, objective in (("mlp", "regression"), ("mixste", "regression")):
+        out = tmp_path / architecture
+        assert train_main(["--train_views", str(views_path), "--out_dir", str(out), "--steps", "5", "--batch_size", "4",
+                           "--model.frames", "9", "--model.width", "32", "--model.depth", "1", "--model.heads", "2",
+                           "--model.architecture", architecture, "--model.objective", objective]) == 0
+        model, _ = checkpoint.load(out / "final.pt")
+        kp = torch.randn(2, 9, 17, 2)
+        with torch.no_grad():
+            one, two = (Sampler(model, k=1)(kp, torch.randn(2, 9, 17, 3)) for _ in range(2))
+        torch.testing.assert_close(one, two)                 # deterministic: the noise is ignored
+        assert one[..., 0, :].abs().max() == 0               # the pelvis is exactly 0
+
+
+def test_unknown_architecture_or_objective_is_named():
+    with pytest.raises(ValueError, match="architecture"):
+        LifterConfig(architecture="lstm")
+    with pytest.raises(ValueError, match="objective"):
+        LifterConfig(objective="gan")

@@ -53,3 +53,21 @@ def test_auc_is_the_mean_pck_over_31_thresholds():
     assert auc(predicted, target) == pytest.approx(100 * 20 / 31)
     report = all_metrics(predicted, target)
     assert report["frames"] == 1 and report["pck150"] == 100.0
+
+
+def test_acceleration_error_by_hand():
+    from adaptation.metrics import acceleration_error
+    truth = np.zeros((4, NUM_JOINTS, 3))
+    predicted = truth.copy()
+    predicted[2, :, 0] = 3.0                      # one frame jumps 3 mm sideways
+    error, frames = acceleration_error(predicted, truth)
+    # second differences at t=1: 0 - 0 + 3 = 3, at t=2: 0 - 6 + 0 = -6 -> mean |.| = 4.5
+    assert frames == 2 and error == pytest.approx(4.5)
+    assert acceleration_error(predicted[:2], truth[:2]) == (0.0, 0)
+
+
+def test_rank_correlation():
+    from adaptation.metrics import rank_correlation
+    a = np.arange(10.0)
+    assert rank_correlation(a, a ** 3) == pytest.approx(1.0)
+    assert rank_correlation(a, -a) == pytest.approx(-1.0)

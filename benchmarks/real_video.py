@@ -1,0 +1,231 @@
+"""Single-view 3D on real, calibrated multi-view video, against triangulated pseudo ground truth.
+
+    .venv/bin/python benchmarks/real_video.py [--models name=path.pt ...] [--hypotheses 3]
+
+Data (bundled, BSD-3): benchmarks/data/pose2sim_multiperson, the Pose2Sim Demo_MultiPerson: 4
+synchronised, calibrated 1088x1920 views at 60 fps, 100 frames, several people.
+1. MediaPipe PoseLandmarker (several people per image) in every frame of every view.
+2. Per frame, people matched across views by how well they triangulate (adaptation.multiview),
+   then triangulated from every view that sees them: the pseudo ground truth (its reprojection
+   error is reported). People are linked over time by their pelvis.
+3. For each camera and person, every run of frames where that view sees them and all 17 joints
+   were triangulated is lifted from that single view, as the node would (causal windows, noise
+   fixed per track, 60 fps as recorded), and scored root-relative in that camera's frame, beside
+   MediaPipe's own 3D for the same detections (pose_world_landmarks, hip-centred).
+Pelvis depth: the lifter's root placed from its 3D, the 2D and the intrinsics (camera.solve_root).
+Writes benchmarks/results/real_video.{json,md} and real_video.png.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from adaptation import checkpoint
+from adaptation.camera import solve_root
+from adaptation.clips import prepare
+from adaptation.dataset import CameraViews, Sequence
+from adaptation.evaluate import predict_views
+from adaptation.metrics import acceleration, acceleration_error, p_mpjpe
+from adaptation.multiview import match_people, read_qca
+from adaptation.plots import draw_skeleton
+from adaptation.skeleton import BONES, ROOT, root_relative
+from posynda_ros.keypoints import MultiPoseDetector
+
+DATA = Path(__file__).with_name("data") / "pose2sim_multiperson"
+RESULTS = Path(__file__).with_name("results")
+CACHE = Path(__file__).with_name(".cache") / "real_video_detections.npz"
+FPS = 60.0
+MAX_REPROJECTION_PX = 50.0      # a match across views (people are ~1000 px tall here)
+MAX_STEP_M = 0.3                # a person's pelvis moves less than this between frames at 60 fps
+MIN_RUN = 10                    # frames
+
+
+def detect_all(views: list[str]) -> list[list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]]]:
+    """detections[view][frame] = [(pixels (17,2), confidence (17,), MediaPipe world (17,3)), ...]; cached."""
+    if CACHE.is_file():
+        blob = np.load(CACHE, allow_pickle=False)
+        return [[[(blob[f"{v}/{t}/{i}/px"], blob[f"{v}/{t}/{i}/conf"], blob[f"{v}/{t}/{i}/world"])
+                  for i in range(int(blob[f"{v}/{t}/count"]))] for t in range(int(blob[f"{v}/frames"]))] for v in views]
+    detector = MultiPoseDetector(num_poses=4)
+    out, arrays = [], {}
+    for v in views:
+        capture, per_frame = cv2.VideoCapture(str(DATA / f"{v}.mp4")), []
+        while True:
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            found = [(d.keypoints_px, d.confidence, d.world_m) for d in detector.detect(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))]
+            for i, (px, conf, world) in enumerate(found):
+                arrays.update({f"{v}/{len(per_frame)}/{i}/px": px, f"{v}/{len(per_frame)}/{i}/conf": conf,
+                               f"{v}/{len(per_frame)}/{i}/world": world})
+            arrays[f"{v}/{len(per_frame)}/count"] = np.array(len(found))
+            per_frame.append(found)
+        arrays[f"{v}/frames"] = np.array(len(per_frame))
+        out.append(per_frame)
+        print(f"{v}: {len(per_frame)} frames, {sum(map(len, per_frame))} detections")
+    CACHE.parent.mkdir(exist_ok=True)
+    np.savez_compressed(CACHE, **arrays)
+    return out
+
+
+def link_tracks(people_per_frame) -> dict[int, dict[int, object]]:
+    """tracks[id][frame] = MatchedPerson, linking each frame's people to the nearest pelvis of the previous frames."""
+    tracks: dict[int, dict[int, object]] = {}
+    last: dict[int, tuple[int, np.ndarray]] = {}
+    for t, people in enumerate(people_per_frame):
+        for person in people:
+            pelvis = person.points_world[ROOT]
+            if not np.isfinite(pelvis).all():
+                continue
+            near = [(np.linalg.norm(p - pelvis), k) for k, (when, p) in last.items()
+                    if t - when <= 5 and np.linalg.norm(p - pelvis) < MAX_STEP_M * (t - when)]
+            track = min(near)[1] if near else len(tracks)
+            tracks.setdefault(track, {})[t] = person
+            last[track] = (t, pelvis)
+    return tracks
+
+
+def runs(frames: list[int]) -> list[list[int]]:
+    """Consecutive runs of sorted frame numbers, at least MIN_RUN long."""
+    out, current = [], []
+    for f in frames:
+        if current and f != current[-1] + 1:
+            out.append(current)
+            current = []
+        current.append(f)
+    out.append(current)
+    return [r for r in out if len(r) >= MIN_RUN]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="*", default=[], help="name=checkpoint.pt (default: the shipped model)")
+    parser.add_argument("--hypotheses", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    models = dict(m.split("=", 1) for m in args.models) or {"shipped default": str(checkpoint.DEFAULT_MODEL)}
+    cameras = read_qca(DATA / "Calib.qca.txt")
+    names = [c.name for c in cameras]
+    detections = detect_all(names)
+    frames = min(len(d) for d in detections)
+    people = [match_people(cameras, [[(px, conf) for px, conf, _ in detections[v][t]] for v in range(len(cameras))],
+                           MAX_REPROJECTION_PX, min_confidence=0.3) for t in range(frames)]
+    tracks = link_tracks(people)
+    reprojection = [p.reprojection_px for ps in people for p in ps]
+    print(f"pseudo ground truth: {len(reprojection)} people-frames, {len(tracks)} tracks, "
+          f"reprojection {np.mean(reprojection):.1f} px mean")
+
+    # Single-view sequences: (view, track, run) with the view's detection and the triangulated truth.
+    sequences, meta = [], []
+    for track, by_frame in tracks.items():
+        for v, camera in enumerate(cameras):
+            seen = [t for t, person in sorted(by_frame.items())
+                    if v in person.detections and np.isfinite(person.points_world).all()]
+            for run in runs(seen):
+                picks = [detections[v][t][by_frame[t].detections[v]] for t in run]
+                truth = np.stack([camera.to_camera(by_frame[t].points_world) for t in run])
+                sequences.append(Sequence(f"track{track}/{camera.name}/{run[0]}", np.stack([p[0] for p in picks]),
+                                          np.stack([p[1] for p in picks]), camera.intrinsics, FPS, truth))
+                meta.append({"view": camera.name, "track": track, "frames": run, "world": np.stack([p[2] for p in picks]),
+                             "reprojection": float(np.mean([by_frame[t].reprojection_px for t in run]))})
+    views = CameraViews(sequences)
+    prepared = prepare(views)
+    print(f"{len(sequences)} single-view runs, {views.num_frames} frames")
+
+    def score(name: str, poses: list[np.ndarray], depth_error: list[np.ndarray] | None) -> list[dict]:
+        rows = []
+        for view in names + ["all"]:
+            keep = [i for i, m in enumerate(meta) if view in ("all", m["view"])]
+            if not keep:
+                continue
+            predicted = [poses[i] * 1000 for i in keep]
+            truth = [root_relative(sequences[i].keypoints_3d.astype(np.float64)) * 1000 for i in keep]
+            accel = [acceleration_error(p, t) for p, t in zip(predicted, truth)]
+            row = {"model": name, "view": view, "frames": int(sum(len(p) for p in predicted)),
+                   "mpjpe_mm": float(np.linalg.norm(np.concatenate(predicted) - np.concatenate(truth), axis=-1).mean()),
+                   "p_mpjpe_mm": p_mpjpe(np.concatenate(predicted), np.concatenate(truth)),
+                   "accel_error_mm": sum(a * n for a, n in accel) / max(1, sum(n for _, n in accel)),
+                   "truth_accel_mm": float(np.mean(np.concatenate([np.linalg.norm(acceleration(t), axis=-1).ravel() for t in truth]))),
+                   "pseudo_gt_reprojection_px": float(np.mean([meta[i]["reprojection"] for i in keep]))}
+            if depth_error is not None:
+                row["pelvis_depth_error_pct"] = float(np.mean(np.concatenate([depth_error[i] for i in keep])) * 100)
+            rows.append(row)
+        return rows
+
+    rows = score("MediaPipe world landmarks", [root_relative(m["world"]) for m in meta], None)
+    predictions = {}
+    for name, path in models.items():
+        model, _ = checkpoint.load(path)
+        predicted = predict_views(model, prepared, hypotheses=args.hypotheses, causal=True)
+        depth_error = []
+        for s, sequence, p in zip(prepared, sequences, predicted):
+            root = solve_root(p.pose.astype(np.float64), s.keypoints_2d.astype(np.float64), s.camera[None, :2],
+                              s.camera[None, 2:], np.clip(s.confidence, 1e-3, 1.0))
+            truth = sequence.keypoints_3d[:, ROOT, 2]
+            depth_error.append(np.abs(root[:, 2] - truth) / truth)
+        predictions[name] = [p.pose for p in predicted]
+        rows += score(name, predictions[name], depth_error)
+    for r in rows:
+        print({k: round(v, 1) if isinstance(v, float) else v for k, v in r.items()})
+    machine = f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}"
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "real_video.json").write_text(json.dumps(
+        {"machine": machine, "hypotheses": args.hypotheses, "models": models, "tracks": len(tracks),
+         "people_frames": len(reprojection), "reprojection_px_mean": float(np.mean(reprojection)), "rows": rows}, indent=1))
+    header = "| model | view | frames | MPJPE mm | P-MPJPE mm | accel err mm/f² | pelvis depth err % |"
+    lines = [header, "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        depth = f"{r['pelvis_depth_error_pct']:.1f}" if "pelvis_depth_error_pct" in r else "-"
+        lines.append(f"| {r['model']} | {r['view']} | {r['frames']} | {r['mpjpe_mm']:.1f} | {r['p_mpjpe_mm']:.1f} | "
+                     f"{r['accel_error_mm']:.1f} | {depth} |")
+    truth_rows = [r for r in rows if r["model"] == rows[0]["model"]]
+    lines += ["", "Pseudo ground truth per view: " + ", ".join(
+        f"{r['view']} reprojection {r['pseudo_gt_reprojection_px']:.1f} px, own accel {r['truth_accel_mm']:.1f} mm/f²"
+        for r in truth_rows)]
+    (RESULTS / "real_video.md").write_text(
+        "# Real video: single-view 3D against triangulated pseudo ground truth (Pose2Sim multi-person demo)\n\n"
+        f"Command: `.venv/bin/python benchmarks/real_video.py {' '.join('--models ' + k + '=' + v for k, v in models.items())} "
+        f"--hypotheses {args.hypotheses}`. Machine: {machine}.\n"
+        f"{len(reprojection)} people-frames matched across views in {len(tracks)} tracks; pseudo ground truth "
+        f"reprojects to {np.mean(reprojection):.1f} px on average (1088x1920 images). Root-relative, camera frame, mm; "
+        "causal windows at 60 fps; H = " + str(args.hypotheses) + ".\n\n" + "\n".join(lines) + "\n")
+    plot_example(sequences, meta, predictions, RESULTS / "real_video.png")
+
+
+def plot_example(sequences, meta, predictions, path: Path) -> None:
+    """The image of one run's middle frame with its 2D, and the 3D: truth, MediaPipe's, each model's."""
+    import matplotlib.pyplot as plt
+    index = max(range(len(sequences)), key=lambda i: len(sequences[i].keypoints_2d))
+    s, m = sequences[index], meta[index]
+    middle = len(m["frames"]) // 2
+    capture = cv2.VideoCapture(str(DATA / f"{m['view']}.mp4"))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, m["frames"][middle])
+    rgb = cv2.cvtColor(capture.read()[1], cv2.COLOR_BGR2RGB)
+    figure = plt.figure(figsize=(10, 6))
+    axis = figure.add_subplot(1, 2, 1)
+    axis.imshow(rgb)
+    for a, b in BONES:
+        axis.plot(*zip(s.keypoints_2d[middle][a], s.keypoints_2d[middle][b]), color="yellow", lw=1.5)
+    axis.set_title(f"{m['view']}, frame {m['frames'][middle]}: MediaPipe 2D")
+    axis.axis("off")
+    axis3d = figure.add_subplot(1, 2, 2, projection="3d")
+    draw_skeleton(axis3d, root_relative(s.keypoints_3d[middle].astype(np.float64)), "k", "triangulated (pseudo truth)")
+    draw_skeleton(axis3d, root_relative(m["world"][middle]), "C1", "MediaPipe world landmarks")
+    for i, (name, poses) in enumerate(predictions.items()):
+        draw_skeleton(axis3d, poses[index][middle], f"C{i + 2}", name)
+    axis3d.legend(fontsize=7)
+    axis3d.set_title("root-relative 3D, camera frame")
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+
+
+if __name__ == "__main__":
+    main()
