@@ -78,18 +78,6 @@ class Sampler(nn.Module):
         return pose
 
 
-def summarize_hypotheses(hypotheses, axis: int = 0):
-    """H hypotheses (H along `axis`, then ..., J, 3) -> (mean pose, per-joint spread (..., J)): the
-    spread is the RMS distance of the hypotheses from their mean, the raw material of the published
-    uncertainty (adaptation.uncertainty). numpy or torch."""
-    if isinstance(hypotheses, torch.Tensor):
-        mean = hypotheses.mean(axis, keepdim=True)
-    else:
-        mean = hypotheses.mean(axis, keepdims=True)
-    spread = (((hypotheses - mean) ** 2).sum(-1).mean(axis)) ** 0.5
-    return mean.squeeze(axis), spread
-
-
 def sample_hypotheses(sampler: Sampler, keypoints_2d: torch.Tensor, hypotheses: int,
                       generator: torch.Generator | None = None) -> torch.Tensor:
     """(B, F, J, 2) -> (B, H, F, J, 3): H independent starting noises per window."""

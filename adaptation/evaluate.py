@@ -22,10 +22,10 @@ import torch
 from adaptation import checkpoint
 from adaptation.clips import SequenceArrays, predict_sequence, prepare
 from adaptation.dataset import CameraViews
-from adaptation.diffusion import Sampler, summarize_hypotheses
+from adaptation.diffusion import Sampler
 from adaptation.metrics import acceleration_error, all_metrics
 from adaptation.skeleton import root_relative
-from adaptation.uncertainty import UncertaintyCalibration, calibration_report, fit
+from adaptation.uncertainty import UncertaintyCalibration, calibration_report, fit, summarize_hypotheses
 
 
 @dataclass
@@ -35,10 +35,11 @@ class Prediction:
 
 
 def predict_views(model: torch.nn.Module, views: CameraViews | list[SequenceArrays], hypotheses: int = 1, k: int = 1,
-                  flip: bool = False, seed: int = 0, causal: bool = False) -> list[Prediction]:
+                  flip: bool = False, seed: int = 0, causal: bool = False, aggregation: str = "mean") -> list[Prediction]:
     """Predictions for every sequence; `views` may be already prepared (adaptation.clips.prepare).
     As in the node, each sequence (a track) keeps one draw of starting noise for all its windows;
-    causal: one window per frame, ending at it (the node's default), else stitched windows."""
+    causal: one window per frame, ending at it (the node's default), else stitched windows;
+    aggregation of the H hypotheses: adaptation.uncertainty.summarize_hypotheses."""
     sequences = prepare(views) if isinstance(views, CameraViews) else views
     sampler = Sampler(model.eval(), k=k, flip=flip)
     device = next(model.parameters()).device
@@ -49,8 +50,8 @@ def predict_views(model: torch.nn.Module, views: CameraViews | list[SequenceArra
     def predict(windows: np.ndarray, noise: torch.Tensor) -> np.ndarray:
         kp = torch.from_numpy(windows).to(device).repeat_interleave(hypotheses, dim=0)
         poses = sampler(kp, noise.repeat(len(windows), 1, 1, 1)).reshape(len(windows), hypotheses, *kp.shape[1:-1], 3)
-        mean, spread = summarize_hypotheses(poses, axis=1)
-        return torch.cat([mean, spread[..., None]], dim=-1).cpu().numpy()
+        pose, spread = summarize_hypotheses(poses.transpose(0, 1).cpu().numpy(), windows, aggregation)
+        return np.concatenate([pose, spread[..., None]], axis=-1)
 
     out = []
     for s in sequences:
@@ -70,13 +71,13 @@ def _scores(predicted: list[np.ndarray], targets: list[np.ndarray]) -> dict:
 
 
 def evaluate(model: torch.nn.Module, views: CameraViews, hypotheses: int = 1, k: int = 1, flip: bool = False,
-             seed: int = 0, calibration: UncertaintyCalibration | None = None) -> dict:
+             seed: int = 0, calibration: UncertaintyCalibration | None = None, aggregation: str = "mean") -> dict:
     """Overall, in-view, truncated and per-sequence metrics (mm) of `model` on labelled `views`;
     with a calibration or H > 1 also the uncertainty report ('uncertainty', raw spread if uncalibrated)."""
     if not views.labelled:
         raise ValueError("evaluation needs 3D labels (keypoints_3d) in every sequence")
     sequences = prepare(views)
-    predictions = predict_views(model, sequences, hypotheses=hypotheses, k=k, flip=flip, seed=seed)
+    predictions = predict_views(model, sequences, hypotheses=hypotheses, k=k, flip=flip, seed=seed, aggregation=aggregation)
     poses = [p.pose for p in predictions]
     targets = [s.pose_3d for s in sequences]
     in_view = np.concatenate([s.intrinsics.in_view(s.intrinsics.pixels_of(s.keypoints_3d)) for s in views.sequences])
@@ -97,10 +98,11 @@ def evaluate(model: torch.nn.Module, views: CameraViews, hypotheses: int = 1, k:
     return report
 
 
-def fit_uncertainty(model: torch.nn.Module, views: CameraViews, hypotheses: int, name: str = "") -> UncertaintyCalibration:
+def fit_uncertainty(model: torch.nn.Module, views: CameraViews, hypotheses: int, name: str = "",
+                    aggregation: str = "mean") -> UncertaintyCalibration:
     """Fit the per-joint uncertainty calibration of `model` at H hypotheses on labelled (validation) views."""
     sequences = prepare(views)
-    predictions = predict_views(model, sequences, hypotheses=hypotheses)
+    predictions = predict_views(model, sequences, hypotheses=hypotheses, aggregation=aggregation)
     error = np.concatenate([np.linalg.norm(p.pose - s.pose_3d, axis=-1) for p, s in zip(predictions, sequences)])
     return fit(np.concatenate([p.spread for p in predictions]), error, hypotheses, fitted_on=name)
 
@@ -113,18 +115,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hypotheses", type=int, default=1, help="H: hypotheses averaged per window")
     parser.add_argument("--steps", type=int, default=1, help="K: DDIM steps")
     parser.add_argument("--flip", action="store_true", help="average with the mirrored input")
+    parser.add_argument("--aggregation", choices=("mean", "reprojection"), default="mean",
+                        help="how H hypotheses become one pose (adaptation.uncertainty.summarize_hypotheses)")
     parser.add_argument("--out", default=None, help="JSON report path (default: print only)")
     args = parser.parse_args(argv)
     try:
         model, meta = checkpoint.load(args.model)
         views = CameraViews.load(args.views)
         started = time.time()
-        report = evaluate(model, views, hypotheses=args.hypotheses, k=args.steps, flip=args.flip)
+        report = evaluate(model, views, hypotheses=args.hypotheses, k=args.steps, flip=args.flip,
+                          aggregation=args.aggregation)
     except (OSError, ValueError) as error:
         print(f"evaluate: error: {error}", file=sys.stderr)
         return 1
     report["settings"] = {"model": args.model or str(checkpoint.DEFAULT_MODEL), "views": args.views,
                           "hypotheses": args.hypotheses, "steps": args.steps, "flip": args.flip,
+                          "aggregation": args.aggregation,
                           "seconds": round(time.time() - started, 1)}
     o = report["overall"]
     print(f"evaluate: {o['frames']} frames  MPJPE {o['mpjpe_mm']:.1f} mm  P-MPJPE {o['p_mpjpe_mm']:.1f} mm  "

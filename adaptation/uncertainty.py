@@ -14,8 +14,36 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from adaptation.camera import NORMALIZED_CAMERA, project, solve_root
 from adaptation.metrics import rank_correlation
-from adaptation.skeleton import NUM_JOINTS
+from adaptation.skeleton import NUM_JOINTS, root_relative
+
+AGGREGATIONS = ("mean", "reprojection")
+
+
+def summarize_hypotheses(hypotheses: np.ndarray, keypoints_2d: np.ndarray | None = None,
+                         aggregation: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+    """H hypotheses (H, ..., J, 3) root-relative -> (pose (..., J, 3), per-joint spread (..., J)).
+
+    The spread is the RMS distance of the hypotheses from their mean: the raw material of the
+    published uncertainty. aggregation "mean" averages the hypotheses; "reprojection" keeps, per
+    joint, the hypothesis whose joint best reprojects onto the 2D keypoints_2d (..., J, 2)
+    (normalised), each hypothesis placed by its own root solved from the 2D: D3DP's joint-wise
+    aggregation, which uses the 2D and nothing else.
+    """
+    if aggregation not in AGGREGATIONS:
+        raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}")
+    mean = hypotheses.mean(0)
+    spread = np.sqrt(((hypotheses - mean) ** 2).sum(-1).mean(0))
+    if aggregation == "mean" or len(hypotheses) == 1:
+        return mean, spread
+    keypoints = np.broadcast_to(keypoints_2d, hypotheses.shape[:-1] + (2,)).astype(np.float64)
+    f, c = NORMALIZED_CAMERA[:2], NORMALIZED_CAMERA[2:]
+    placed = hypotheses + solve_root(hypotheses.astype(np.float64), keypoints, np.broadcast_to(f, keypoints.shape[:-2] + (2,)),
+                                     np.broadcast_to(c, keypoints.shape[:-2] + (2,)))[..., None, :]
+    error = ((project(placed, f, c) - keypoints) ** 2).sum(-1)                         # (H, ..., J)
+    pose = np.take_along_axis(hypotheses, error.argmin(0)[None, ..., None].repeat(3, -1), 0)[0]
+    return root_relative(pose), spread
 
 
 @dataclass

@@ -41,7 +41,7 @@ def main() -> None:
     rows = []
     for path in sorted(RUNS.glob("*_*/best.pt")):
         train_rig, kind = path.parent.name.rsplit("_", 1)
-        if kind not in KINDS:
+        if kind not in KINDS or train_rig not in TEST_RIGS:      # e.g. runs/sweep_*: size sweep points
             continue
         model, meta = checkpoint.load(path)
         settings = [(1, None)]

@@ -1,8 +1,8 @@
 """Image -> 3D skeletons, without ROS: detect, window, lift, place the root. The node wraps this.
 
     RGB image + intrinsics -> MediaPipe 2D (+ confidence) -> left/right repaired -> undistort,
-    normalise -> window (F frames) -> lifter backend (H hypotheses) -> root-relative 3D -> root
-    from 2D + intrinsics -> estimate
+    normalise -> One-Euro smoothed -> window (F frames) -> lifter backend (H hypotheses) ->
+    root-relative 3D -> root from 2D + intrinsics -> estimate
 
 Steady output: the starting noise of the H hypotheses is drawn once per track and reused for
 every window of it (fresh noise every frame made the output jitter). The published uncertainty
@@ -18,14 +18,13 @@ import numpy as np
 from posynda_msgs.msg import Skeleton3D
 
 from adaptation.camera import Intrinsics, lifter_keypoints, solve_root
-from adaptation.diffusion import summarize_hypotheses
 from adaptation.runtime import Backend
 from adaptation.skeleton import NUM_JOINTS
-from adaptation.uncertainty import for_hypotheses
+from adaptation.uncertainty import for_hypotheses, summarize_hypotheses
 from posynda_ros.handedness import repair
 from posynda_ros.keypoints import PoseDetector
 from posynda_ros.messages import SkeletonEstimate
-from posynda_ros.window import PersonWindow, WindowFrame
+from posynda_ros.window import KeypointFilter, PersonWindow, WindowFrame, time_jumped
 
 STAGES = ("detect", "lift", "place")
 
@@ -48,6 +47,7 @@ class LiftPipeline:
         self.window = PersonWindow(backend.frames, window_mode, max_gap_s)
         self.rng = np.random.default_rng(seed)
         self.noise: tuple[int, np.ndarray] | None = None      # (track id, (H, F, J, 3)) for the current track
+        self.keypoint_filter = KeypointFilter()
         self.repairs = {"facing": 0, "continuity": 0}
 
     def close(self) -> None:
@@ -61,13 +61,16 @@ class LiftPipeline:
         timings["detect"] = (time.perf_counter() - started) * 1000
         if detection is None:
             self.window.reset()
+            self.keypoint_filter.reset()
             return PipelineResult([], context, timings)
         previous = self.window.buffer[-1].keypoints_px if self.window.buffer else None
         keypoints_px, confidence, fired = repair(detection.keypoints_px, detection.confidence,
                                                  detection.back_turned, previous)
         if fired:
             self.repairs[fired] += 1
-        normalised = lifter_keypoints(keypoints_px, intrinsics).astype(np.float32)
+        if self.window.buffer and time_jumped(self.window.buffer[-1].stamp_s, stamp_s, self.window.max_gap_s):
+            self.keypoint_filter.reset()                  # the window resets too (PersonWindow.push)
+        normalised = self.keypoint_filter(lifter_keypoints(keypoints_px, intrinsics), stamp_s).astype(np.float32)
         self.window.push(WindowFrame(stamp_s, normalised, keypoints_px, confidence,
                                      (context, intrinsics, detection.score)))
         index = self.window.output_index()

@@ -122,6 +122,25 @@ def test_adapt_from_a_real_bag_writes_a_model_the_lifter_runs(base_model, source
     backend = open_backend(out)
     pose = backend.lift(np.zeros((2, 9, 17, 2), np.float32))
     assert pose.shape == (2, 9, 17, 3) and np.isfinite(pose).all()
+    assert open_backend(out, "torch").name == "torch"            # lifter.pt loads with weights_only too
+
+
+def test_every_file_adapt_writes_loads_in_every_consumer(base_model, source_views, tmp_path):
+    """The lifter.pt of `adapt --views` once held numpy values that torch.load(weights_only) refused."""
+    from adaptation import checkpoint
+    from adaptation.evaluate import main as evaluate_main
+    labelled = render(small_mocap(90), Rig.load("robot"), seed=6)
+    labelled_path = labelled.save(tmp_path / "labelled.npz")
+    target = labelled.without_labels().save(tmp_path / "target.npz")
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert adapt_main(["--views", str(target)] + quick(base_model, source_views, first)) == 0
+    model, meta = checkpoint.load(first / "lifter.pt")
+    assert meta["adapted_to_cameras"] and model.config.frames == 9
+    assert evaluate_main(["--model", str(first / "lifter.pt"), "--views", str(labelled_path)]) == 0
+    for name in ("torch", "onnxruntime-cpu"):
+        assert open_backend(first, name).lift(np.zeros((1, 9, 17, 2), np.float32)).shape == (1, 9, 17, 3)
+    assert adapt_main(["--views", str(target)] + quick(first, source_views, second)) == 0      # as --base-model
+    assert json.loads((second / "model.json").read_text())["base_model"] == str(first / "lifter.pt")
 
 
 def empty_frames(count=6):
