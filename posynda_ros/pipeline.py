@@ -48,7 +48,7 @@ class LiftPipeline:
         self.rng = np.random.default_rng(seed)
         self.noise: tuple[int, np.ndarray] | None = None      # (track id, (H, F, J, 3)) for the current track
         self.keypoint_filter = KeypointFilter()
-        self.repairs = {"facing": 0, "continuity": 0}
+        self.repairs = {"facing": 0}
 
     def close(self) -> None:
         self.detector.close()
@@ -63,9 +63,9 @@ class LiftPipeline:
             self.window.reset()
             self.keypoint_filter.reset()
             return PipelineResult([], context, timings)
-        previous = self.window.buffer[-1].keypoints_px if self.window.buffer else None
+        # Facing check only: continuity was measured to break more labels than it mends (handedness.py).
         keypoints_px, confidence, fired = repair(detection.keypoints_px, detection.confidence,
-                                                 detection.back_turned, previous)
+                                                 detection.back_turned, previous_px=None)
         if fired:
             self.repairs[fired] += 1
         if self.window.buffer and time_jumped(self.window.buffer[-1].stamp_s, stamp_s, self.window.max_gap_s):

@@ -1,4 +1,5 @@
 """ONNX export parity, backend selection, and refusal of damaged or mismatched model files."""
+import importlib.util
 import json
 import shutil
 
@@ -8,7 +9,7 @@ import pytest
 from adaptation.clips import cut, prepare
 from adaptation.export import build_engine, export_model_dir, main as export_main, onnx_parity
 from adaptation.model import Denoiser, LifterConfig
-from adaptation.runtime import ModelError, open_backend
+from adaptation.runtime import PREFERENCE, ModelError, open_backend
 from adaptation.views import Rig, render
 
 from fixtures import small_mocap
@@ -36,10 +37,10 @@ def test_onnx_runtime_matches_pytorch_on_real_windows(model_dir, batch):
     assert onnx_parity(directory / "lifter.onnx", model, windows, noise, k=2) < 1e-4
 
 
-def test_backend_falls_back_to_onnxruntime_cpu_and_agrees_with_torch(model_dir):
+def test_backends_agree_and_auto_picks_one_this_machine_has(model_dir):
     _, directory = model_dir
-    backend = open_backend(directory)            # no TensorRT and no GPU on test machines
-    assert backend.name == "onnxruntime-cpu"
+    assert open_backend(directory).name in PREFERENCE          # whatever this machine offers (GPU or not)
+    backend = open_backend(directory, "onnxruntime-cpu")
     torch_backend = open_backend(directory, "torch")
     windows = real_windows(3)
     noise = np.zeros((*windows.shape[:-1], 3))
@@ -50,6 +51,8 @@ def test_backend_falls_back_to_onnxruntime_cpu_and_agrees_with_torch(model_dir):
 
 
 def test_tensorrt_absence_is_reported_and_the_cli_exits_non_zero(model_dir, capsys):
+    if importlib.util.find_spec("tensorrt") is not None:
+        pytest.skip("TensorRT is installed here: its absence cannot be exercised")
     _, directory = model_dir
     with pytest.raises(RuntimeError, match="TensorRT is not installed"):
         build_engine(directory / "lifter.onnx")
