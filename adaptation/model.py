@@ -28,13 +28,14 @@ INPUT_FEATURES = 5            # centred, scaled 2D (2) + pelvis ray (2) + log 2D
 
 @dataclass
 class LifterConfig:
-    frames: int = 27          # temporal window F
+    """Defaults = the shipped model's size, chosen on validation (benchmarks/results/size_sweep.md)."""
+    frames: int = 9           # temporal window F
     joints: int = NUM_JOINTS
-    width: int = 128          # token width C (MLP: hidden width)
-    depth: int = 4            # number of spatial+temporal block pairs L (MLP: residual blocks)
-    heads: int = 8
+    width: int = 64           # token width C (MLP: hidden width)
+    depth: int = 3            # number of spatial+temporal block pairs L (MLP: residual blocks)
+    heads: int = 4
     mlp_ratio: float = 2.0
-    dropout: float = 0.0
+    dropout: float = 0.1
     architecture: str = "mixste"     # mixste | mlp (the single-frame control)
     objective: str = "diffusion"     # diffusion | regression (deterministic control)
     centre_2d: bool = True           # encode_keypoints; False feeds the raw 2D (benchmarks/normalisation.py)

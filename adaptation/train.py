@@ -38,14 +38,14 @@ class TrainConfig:
     train_views: str = ""                 # labelled camera-view dataset(s), comma separated
     val_views: str = ""                   # validation views (held-out subjects): best.pt is chosen on them
     out_dir: str = "runs/train"
-    steps: int = 3000
-    batch_size: int = 32
+    steps: int = 5000
+    batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 100
     flip_augmentation: bool = True
     deployed_fraction: float = 0.5        # share of each batch trained at t = T-1 (the K=1 sampler's only step)
-    eval_every: int = 250
+    eval_every: int = 500
     val_windows: int = 1024
     seed: int = 0
     device: str = "auto"                  # auto | cpu | cuda

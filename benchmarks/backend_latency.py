@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/backend_latency.py [--model-dir DIR]
 
-For the default model (F=27, C=64, L=3), two larger candidates and the paper-size denoiser
+For the default model, two larger candidates (F=81, and F=27 with C=128) and the paper-size denoiser
 (F=243, C=512, L=8; random weights: the speed does not depend on them): ONNX Runtime CPU vs torch CPU at 1 and 2 threads, batch 1 (one
 frame in causal mode with H=1) and batch 3 (H=3); on a GPU, torch CUDA and ONNX Runtime CUDA.
 Writes benchmarks/results/backend_latency_<machine>.{json,md}.

@@ -131,9 +131,9 @@ def runs(frames: list[int], minimum: int = MIN_RUN) -> list[list[int]]:
     return [r for r in out if len(r) >= minimum]
 
 
-def pseudo_ground_truth() -> dict:
+def pseudo_ground_truth(stride: int = 1) -> dict:
     """Detect, match, triangulate, link and smooth; then cut every single-view run (a Sequence with
-    One-Euro smoothed 2D and the camera-frame truth) with its metadata."""
+    One-Euro smoothed 2D and the camera-frame truth, every `stride`-th frame) with its metadata."""
     cameras = read_qca(DATA / "Calib.qca.txt")
     detections = detect_all([c.name for c in cameras])
     frames = min(len(d) for d in detections)
@@ -152,9 +152,10 @@ def pseudo_ground_truth() -> dict:
             seen = [t for t, person in sorted(by_frame.items())
                     if v in person.detections and np.isfinite(person.points_world).all()]
             for run in runs(seen):
+                run = run[::stride]
                 picks = [detections[v][t][by_frame[t].detections[v]] for t in run]
-                sequences.append(Sequence(f"track{track}/{camera.name}/{run[0]}", smooth_sequence(np.stack([p[0] for p in picks]), FPS),
-                                          np.stack([p[1] for p in picks]), camera.intrinsics, FPS,
+                sequences.append(Sequence(f"track{track}/{camera.name}/{run[0]}", smooth_sequence(np.stack([p[0] for p in picks]), FPS / stride),
+                                          np.stack([p[1] for p in picks]), camera.intrinsics, FPS / stride,
                                           np.stack([camera.to_camera(by_frame[t].points_world) for t in run])))
                 meta.append({"view": camera.name, "track": track, "frames": run, "world": np.stack([p[2] for p in picks]),
                              "reprojection": float(np.mean([by_frame[t].reprojection_px for t in run]))})
@@ -207,17 +208,18 @@ def main() -> None:
     parser.add_argument("--models", nargs="*", default=[], help="name=checkpoint.pt (default: the shipped model)")
     parser.add_argument("--hypotheses", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--stride", type=int, default=1, help="use every n-th frame (2: 30 fps, the training rate)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     models = dict(m.split("=", 1) for m in args.models) or {"shipped default": str(checkpoint.DEFAULT_MODEL)}
-    truth = pseudo_ground_truth()
-    sequences, meta = truth["sequences"], truth["meta"]
+    ground_truth = pseudo_ground_truth(args.stride)
+    sequences, meta = ground_truth["sequences"], ground_truth["meta"]
     prepared = prepare(CameraViews(sequences))
-    reprojection, tracks, raw_accel = truth["reprojection"], truth["tracks"], truth["raw_accel"]
+    reprojection, tracks, raw_accel = ground_truth["reprojection"], ground_truth["tracks"], ground_truth["raw_accel"]
 
     def score(name: str, poses: list[np.ndarray], depth_error: list[np.ndarray] | None) -> list[dict]:
         rows = []
-        for view in truth["views"] + ["all"]:
+        for view in ground_truth["views"] + ["all"]:
             keep = [i for i, m in enumerate(meta) if view in ("all", m["view"])]
             if not keep:
                 continue
@@ -239,7 +241,7 @@ def main() -> None:
             rows.append(row)
         return rows
 
-    rows = score("MediaPipe world landmarks", [root_relative(smooth_sequence(m["world"], FPS)) for m in meta], None)
+    rows = score("MediaPipe world landmarks", [root_relative(smooth_sequence(m["world"], FPS / args.stride)) for m in meta], None)
     rows += score("MediaPipe world landmarks, raw", [root_relative(m["world"]) for m in meta], None)
     predictions = {}
     for name, path in models.items():
@@ -257,10 +259,11 @@ def main() -> None:
         print({k: round(v, 1) if isinstance(v, float) else v for k, v in r.items()})
     machine = f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}"
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "real_video.json").write_text(json.dumps(
+    stem = "real_video" if args.stride == 1 else f"real_video_stride{args.stride}"
+    (RESULTS / f"{stem}.json").write_text(json.dumps(
         {"machine": machine, "truth_accel_raw_mm": raw_accel, "smoothing_sigma_frames": SMOOTHING_SIGMA, "hypotheses": args.hypotheses, "models": models, "tracks": len(tracks),
          "people_frames": len(reprojection), "reprojection_px_mean": float(np.mean(reprojection)),
-         "left_right": truth["left_right"], "rows": rows}, indent=1))
+         "left_right": ground_truth["left_right"], "rows": rows}, indent=1))
     header = "| model | view | frames | MPJPE mm | P-MPJPE mm | accel err mm/f² | size pred/true | pelvis depth err % (bias) |"
     lines = [header, "|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -271,22 +274,22 @@ def main() -> None:
     lines += ["", "Pseudo ground truth per view: " + ", ".join(
         f"{r['view']} reprojection {r['pseudo_gt_reprojection_px']:.1f} px, own accel {r['truth_accel_mm']:.1f} mm/f²"
         for r in truth_rows)]
-    audit = truth["left_right"]
+    audit = ground_truth["left_right"]
     lines += ["", f"Left/right labels of MediaPipe's detections near a triangulated person: {audit['mirrored']} of "
               f"{audit['detections']} mirrored ({audit['mirrored_from_behind']} of them seen from behind; "
               f"{audit['truth_back_turned']} detections of people facing away, of which MediaPipe reported "
               f"{audit['back_turned']} with an unseen face). posynda_ros.handedness.repair with the continuity "
               f"check would mend {audit['repaired']} and break {audit['broken']}: the node runs the facing check only."]
-    (RESULTS / "real_video.md").write_text(
+    (RESULTS / f"{stem}.md").write_text(
         "# Real video: single-view 3D against triangulated pseudo ground truth (Pose2Sim multi-person demo)\n\n"
-        f"Command: `.venv/bin/python benchmarks/real_video.py {' '.join('--models ' + k + '=' + v for k, v in models.items())} "
-        f"--hypotheses {args.hypotheses}`. Machine: {machine}.\n"
+        f"Command: `.venv/bin/python benchmarks/real_video.py --models {' '.join(k + '=' + v for k, v in models.items())} "
+        f"--hypotheses {args.hypotheses} --stride {args.stride}`. Machine: {machine}.\n"
         f"{len(reprojection)} people-frames matched across views in {len(tracks)} tracks; pseudo ground truth "
         f"reprojects to {np.mean(reprojection):.1f} px on average (1088x1920 images), then is smoothed over time "
         f"(Gaussian, sigma {SMOOTHING_SIGMA:.0f} frames; its acceleration {raw_accel:.0f} -> {track_acceleration(tracks):.0f} mm/frame²). "
         "Root-relative, camera frame, mm; "
-        "causal windows at 60 fps; H = " + str(args.hypotheses) + ".\n\n" + "\n".join(lines) + "\n")
-    plot_example(sequences, meta, predictions, RESULTS / "real_video.png")
+        f"causal windows at {FPS / args.stride:.0f} fps; H = {args.hypotheses}.\n\n" + "\n".join(lines) + "\n")
+    plot_example(sequences, meta, predictions, RESULTS / f"{stem}.png")
 
 
 def plot_example(sequences, meta, predictions, path: Path) -> None:

@@ -47,11 +47,11 @@ def latency_ms(model_dir: Path, batch: int, frames: int, calls: int = 200) -> fl
     return float(np.median(times))
 
 
-def label(config) -> str:
+def label(config, run: Path) -> str:
     if config.architecture == "mlp":
-        return f"MLP (control) F=1 C={config.width} L={config.depth}"
+        return f"{run.name}: MLP (control) F=1 C={config.width} L={config.depth}"
     kind = "diffusion" if config.objective == "diffusion" else "regression (control)"
-    return f"{kind} F={config.frames} C={config.width} L={config.depth}"
+    return f"{run.name}: {kind} F={config.frames} C={config.width} L={config.depth} dropout {config.dropout}"
 
 
 def main() -> None:
@@ -66,7 +66,7 @@ def main() -> None:
         model, meta = checkpoint.load(run / "best.pt")
         history = json.loads((run / "history.json").read_text()) if (run / "history.json").is_file() else \
             torch.load(run / "last.pt", weights_only=False)["history"]
-        name = label(model.config)
+        name = label(model.config, run)
         mpjpe = evaluate(model, validation)["overall"]["mpjpe_mm"]
         with tempfile.TemporaryDirectory() as scratch:
             export_model_dir(model, Path(scratch) / "m")

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Every accuracy figure of the README, in order, from the trained runs (benchmarks/train_source_models.sh):
+# validation tables (the choices), the shipped default (chosen on validation), then the test tables
+# (touched once), the real-video benchmark, the size sweep and the normalisation comparison.
+set -euo pipefail
+cd "$(dirname "$0")"
+PY=../.venv/bin/python
+$PY lifter_accuracy.py --part val
+$PY ship_default.py ../runs/randomized_diffusion/best.pt --rig randomized
+$PY lifter_accuracy.py --part test
+$PY real_video.py --hypotheses 3 --models default=../adaptation/models/default/lifter.pt \
+    regression-control=../runs/randomized_regression/best.pt mlp-control=../runs/randomized_mlp/best.pt
+$PY size_sweep.py ../runs/sweep_f27_diffusion ../runs/sweep_f9b64_diffusion ../runs/dropout0_diffusion \
+    ../runs/dropout0_regression ../runs/randomized_diffusion ../runs/randomized_regression ../runs/randomized_mlp
