@@ -80,6 +80,16 @@ class ClipSampler:
         return {k: torch.from_numpy(np.stack(v)) for k, v in items.items() if v}
 
 
+def covering_windows(sequences: list[SequenceArrays], frames: int) -> dict[str, torch.Tensor]:
+    """Every frame of every labelled sequence, in windows (window_starts): the whole validation split."""
+    items: dict[str, list] = {"keypoints_2d": [], "pose_3d": []}
+    for s in sequences:
+        for start in window_starts(len(s.keypoints_2d), frames):
+            items["keypoints_2d"].append(cut(s.keypoints_2d, start, frames))
+            items["pose_3d"].append(cut(s.pose_3d, start, frames))
+    return {k: torch.from_numpy(np.stack(v)) for k, v in items.items()}
+
+
 def predict_sequence(predict_windows, keypoints_2d: np.ndarray, frames: int, batch: int = 256,
                      causal: bool = False) -> np.ndarray:
     """Cover a (T, J, 2) sequence with windows, run predict_windows((N,F,J,2)) -> (N,F,J,3|...), stitch.

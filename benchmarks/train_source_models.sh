@@ -31,6 +31,10 @@ case $job in
     if [ $job = sweep-f27 ]; then size=(--model.frames 27 --batch_size 32 --steps 12000); else size=(--model.frames 9 --batch_size 64 --steps 4000); fi
     $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
       --out_dir runs/${job/-/_}_diffusion "${DENOISER[@]}" "${size[@]}" "$@" ;;
+  deployed-0.9|deployed-1.0)       # the diffusion lifter with more of each batch on the deployed K=1 path
+    splits randomized_train randomized_val
+    $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
+      --out_dir runs/deployed${job#deployed-}_diffusion --steps 5000 --deployed_fraction ${job#deployed-} "${DENOISER[@]}" "$@" ;;
   mlp-*)                           # the single-frame control on one rig: mlp-studio, mlp-robot, mlp-randomized
     rig=${job#mlp-}; splits ${rig}_train ${rig}_val
     $BIN/train --train_views $DATA/${rig}_train.npz --val_views $DATA/${rig}_val.npz --out_dir runs/${rig}_mlp "${MLP[@]}" "$@" ;;
