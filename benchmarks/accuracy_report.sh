@@ -11,4 +11,5 @@ $PY lifter_accuracy.py --part test
 $PY real_video.py --hypotheses 3 --models default=../adaptation/models/default/lifter.pt \
     regression-control=../runs/randomized_regression/best.pt mlp-control=../runs/randomized_mlp/best.pt
 $PY size_sweep.py ../runs/sweep_f27_diffusion ../runs/sweep_f9b64_diffusion ../runs/dropout0_diffusion \
-    ../runs/dropout0_regression ../runs/randomized_diffusion ../runs/randomized_regression ../runs/randomized_mlp
+    ../runs/dropout0_regression ../runs/deployed0.5_diffusion ../runs/randomized_diffusion ../runs/deployed1.0_diffusion \
+    ../runs/randomized_regression ../runs/randomized_mlp

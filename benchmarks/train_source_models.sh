@@ -18,10 +18,14 @@ DENOISER=(--model.frames 9 --model.width 64 --model.depth 3 --model.heads 4 --mo
 MLP=(--model.architecture mlp --model.objective regression --model.frames 1 --model.width 512 --model.depth 2
      --model.dropout 0.1 --batch_size 256 --steps 10000 --eval_every 500 --threads 1)
 case $job in
-  diffusion|regression)            # the lifter / the deterministic control, randomised cameras, 5000 steps
+  diffusion)                       # the lifter (the shipped default), randomised cameras, 5000 steps, 90% of
+    splits randomized_train randomized_val          # each batch on the deployed K=1 path (chosen on validation)
+    $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
+      --out_dir runs/randomized_diffusion --steps 5000 --deployed_fraction 0.9 "${DENOISER[@]}" "$@" ;;
+  regression)                      # the deterministic control: same denoiser, data, steps
     splits randomized_train randomized_val
     $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
-      --out_dir runs/randomized_$job --steps 5000 --model.objective $job "${DENOISER[@]}" "$@" ;;
+      --out_dir runs/randomized_regression --steps 5000 --model.objective regression "${DENOISER[@]}" "$@" ;;
   dropout0-diffusion|dropout0-regression)   # the same without dropout, 10000 steps (stopped at 6000: overfitting)
     splits randomized_train randomized_val
     $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
@@ -31,7 +35,7 @@ case $job in
     if [ $job = sweep-f27 ]; then size=(--model.frames 27 --batch_size 32 --steps 12000); else size=(--model.frames 9 --batch_size 64 --steps 4000); fi
     $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
       --out_dir runs/${job/-/_}_diffusion "${DENOISER[@]}" "${size[@]}" "$@" ;;
-  deployed-0.9|deployed-1.0)       # the diffusion lifter with more of each batch on the deployed K=1 path
+  deployed-0.5|deployed-1.0)       # the diffusion lifter with another share of each batch on the deployed K=1 path
     splits randomized_train randomized_val
     $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
       --out_dir runs/deployed${job#deployed-}_diffusion --steps 5000 --deployed_fraction ${job#deployed-} "${DENOISER[@]}" "$@" ;;
