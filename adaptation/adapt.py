@@ -2,12 +2,15 @@
 camera from target 2D only.
 
 Each step draws a labelled source batch and an unlabelled target batch. The source 3D is
-re-projected through the target camera at the target people's places (augment.py). A frozen
-copy of the current student (the teacher) samples H hypotheses per target window; per pose, the
-hypothesis that best reprojects onto the target 2D becomes the pseudo-label (the root comes from
-the 2D and the intrinsics, never from labels). The student - LoRA on the attention projections
-plus the cross-dataset output bias, all else frozen - trains on both halves with the diffusion
-MPJPE loss. Every component can be switched off for ablations.
+re-projected through the target camera at the target people's places (augment.py); when the
+target camera's mount is known (adaptation.mount), the source is world-frame mocap viewed through
+that mount, so it also shows the target's viewpoint. A frozen copy of the current student (the
+teacher) samples H hypotheses per target window; per pose, the hypothesis that best reprojects onto
+the target 2D becomes the pseudo-label (the root comes from the 2D and the intrinsics, never from
+labels). The student - LoRA plus the cross-dataset output bias, all else frozen - trains on both
+halves through the deployed sampler (K=1 from pure noise, as exported; `deployed_fraction` < 1
+mixes in the denoising objective). Every `eval_every` steps a criterion computed from held-out
+target 2D only picks the step to keep (`select_by`). Every component can be switched off for ablations.
 """
 from __future__ import annotations
 
@@ -15,21 +18,24 @@ import copy
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from adaptation.augment import align_to_target, repose
+from adaptation.augment import MocapClips, align_to_target, mounted_source, repose
 from adaptation.camera import project, solve_root
-from adaptation.clips import ClipSampler, prepare
-from adaptation.dataset import CameraViews
+from adaptation.clips import ClipSampler, cut, prepare, window_starts
+from adaptation.dataset import CameraViews, Sequence
 from adaptation.diffusion import Sampler, sample_hypotheses
 from adaptation.lora import merge_lora, prepare_for_adaptation
-from adaptation.model import Denoiser
+from adaptation.mount import CameraMount
 from adaptation.plots import plot_curves
-from adaptation.train import diffusion_loss, pick_device
+from adaptation.train import lifter_loss, pick_device
+
+CRITERIA = ("reprojection", "spread", "last")
 
 
 @dataclass
@@ -42,10 +48,20 @@ class AdaptConfig:
     lora_rank: int = 4              # 0 = fine-tune every weight instead of LoRA
     output_bias: bool = True        # the cross-dataset (J x 3) embedding
     augmentation: bool = True       # target-specified source augmentation F
-    repose_pitch_deg: float = 0.0   # re-posing: random elevation change of the source, degrees (0 = off, as in the paper)
+    mount_augmentation: bool = True # view world-frame source mocap through the target mount (when known)
+    repose_pitch_deg: float = 0.0   # without a mount: random elevation change of the source, degrees (0 = off)
     pseudo_labels: bool = True      # teacher pseudo-labels on the target half
+    deployed_fraction: float = 1.0  # share of each batch trained through the deployed K=1 sampler
+    eval_every: int = 50            # steps between criterion evaluations on held-out target 2D
+    select_by: str = "reprojection" # reprojection | spread | last: which step's weights to keep
     seed: int = 0
     device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.select_by not in CRITERIA:
+            raise ValueError(f"select_by must be one of {CRITERIA}, got {self.select_by!r}")
+        if not 0.0 <= self.deployed_fraction <= 1.0:
+            raise ValueError(f"deployed_fraction must be in [0, 1], got {self.deployed_fraction}")
 
 
 def select_by_reprojection(hypotheses: torch.Tensor, keypoints: torch.Tensor, camera: torch.Tensor,
@@ -75,10 +91,59 @@ def is_main_process() -> bool:
     return not dist.is_initialized() or dist.get_rank() == 0
 
 
-def adapt(student: Denoiser, source_views: CameraViews, target_views: CameraViews, config: AdaptConfig,
-          log_dir: Path | None = None) -> tuple[Denoiser, dict]:
+def hold_out_for_criterion(views: CameraViews, fraction: float = 0.2) -> tuple[CameraViews, CameraViews]:
+    """(adapt on, score the criterion on): every 1/fraction-th sequence held out, or with a single
+    sequence its last `fraction` of frames."""
+    every = max(2, round(1 / fraction))
+    if len(views.sequences) >= every:
+        return (CameraViews([s for i, s in enumerate(views.sequences) if i % every != every - 1]),
+                CameraViews([s for i, s in enumerate(views.sequences) if i % every == every - 1]))
+    s = views.sequences[0]
+    cut_at = max(1, int(len(s.keypoints_2d) * (1 - fraction)))
+    part = lambda frames, tag: Sequence(s.name + tag, s.keypoints_2d[frames], s.confidence[frames], s.intrinsics, s.fps)
+    return (CameraViews([part(slice(0, cut_at), "")] + views.sequences[1:]),
+            CameraViews([part(slice(cut_at, None), "/criterion")]))
+
+
+@torch.no_grad()
+def target_criteria(model: torch.nn.Module, windows: dict[str, torch.Tensor], hypotheses: int = 3,
+                    seed: int = 0) -> dict[str, float]:
+    """Scores from target 2D only: `reprojection` (x1000, normalised image units) of the deployed
+    output (hypothesis 0) with its root solved from the 2D, and `spread` (mm), the mean distance
+    of the H hypotheses from their mean."""
+    was_training = model.training
+    model.eval()
+    hyps = sample_hypotheses(Sampler(model, k=1), windows["keypoints_2d"], max(hypotheses, 2),
+                             torch.Generator(device=windows["keypoints_2d"].device).manual_seed(seed))
+    _, error = select_by_reprojection(hyps[:, :1], windows["keypoints_2d"], windows["camera"], windows["confidence"])
+    finite = torch.isfinite(error)
+    spread = (hyps - hyps.mean(1, keepdim=True)).norm(dim=-1).mean()
+    model.train(was_training)
+    return {"reprojection": float(error[finite].mean()) * 1000, "spread": float(spread) * 1000}
+
+
+def criterion_windows(views: CameraViews, frames: int, limit: int = 256, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Up to `limit` windows covering the held-out target sequences (2D, camera, confidence)."""
+    items: dict[str, list] = {"keypoints_2d": [], "confidence": [], "camera": []}
+    for s in prepare(views.without_labels()):
+        for start in window_starts(len(s.keypoints_2d), frames):
+            items["keypoints_2d"].append(cut(s.keypoints_2d, start, frames))
+            items["confidence"].append(cut(s.confidence, start, frames))
+            items["camera"].append(s.camera)
+    keep = np.arange(len(items["camera"]))
+    if len(keep) > limit:
+        keep = np.sort(np.random.default_rng(seed).choice(keep, size=limit, replace=False))
+    return {k: torch.from_numpy(np.stack([v[i] for i in keep])) for k, v in items.items()}
+
+
+def adapt(student: torch.nn.Module, source_views: CameraViews, target_views: CameraViews, config: AdaptConfig,
+          log_dir: Path | None = None, mount: CameraMount | None = None, source_mocap: list[np.ndarray] | None = None,
+          monitor: Callable[[torch.nn.Module], dict[str, float]] | None = None) -> tuple[torch.nn.Module, dict]:
     """Adapt `student` (a source lifter, modified in place) to the target camera; returns the merged model
-    and a history. Target 3D labels, if any, are dropped before use. Runs under torchrun (DDP) too."""
+    and a history. Target 3D labels, if any, are dropped before use. With `mount` and `source_mocap`
+    (world-frame sequences) the source is viewed through the target mount. `monitor(model)` - for
+    benchmarks only, never used for any choice - is logged at every criterion evaluation.
+    Runs under torchrun (DDP) too."""
     if not source_views.labelled:
         raise ValueError("source views need 3D labels: they are what the augmentation re-projects")
     distributed = dist.is_initialized()
@@ -88,8 +153,13 @@ def adapt(student: Denoiser, source_views: CameraViews, target_views: CameraView
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     torch.manual_seed(config.seed + rank)
     frames = student.config.frames
+    adapt_views, heldout_views = hold_out_for_criterion(target_views.without_labels())
     source = ClipSampler(prepare(source_views), frames, seed=config.seed + 1000 * rank)
-    target = ClipSampler(prepare(target_views.without_labels()), frames, seed=config.seed + 1000 * rank + 1)
+    target = ClipSampler(prepare(adapt_views), frames, seed=config.seed + 1000 * rank + 1)
+    heldout = {k: v.to(device) for k, v in criterion_windows(heldout_views, frames, seed=config.seed).items()}
+    mounted = config.augmentation and config.mount_augmentation and mount is not None and bool(source_mocap)
+    mocap = MocapClips(source_mocap, frames, seed=config.seed + 1000 * rank + 2) if mounted else None
+    flip = not mounted or abs(mount.roll_deg) < 1.0        # a mirror image turns the roll the other way
 
     student = student.to(device)
     trainable = prepare_for_adaptation(student, config.lora_rank or None, config.output_bias)
@@ -101,7 +171,25 @@ def adapt(student: Denoiser, source_views: CameraViews, target_views: CameraView
     teacher_sampler = Sampler(teacher, k=config.ddim_steps)
     trained = torch.nn.parallel.DistributedDataParallel(student) if distributed else student
     optimizer = torch.optim.Adam(trainable, lr=config.lr)
-    history: dict[str, list] = {"step": [], "loss_mm": [], "reprojection_error": []}
+    history: dict[str, list] = {"step": [], "loss_mm": [], "reprojection_error": [], "eval_step": [],
+                                "criterion_reprojection": [], "criterion_spread": [], "mount_augmentation": mounted}
+
+    def evaluate_criteria(step: int) -> None:
+        scores = target_criteria(student, heldout, config.hypotheses, seed=config.seed)
+        history["eval_step"].append(step)
+        for name, value in scores.items():
+            history[f"criterion_{name}"].append(value)
+        for name, value in (monitor(student) if monitor else {}).items():
+            history.setdefault(f"monitor_{name}", []).append(value)
+
+    def current_state() -> list[torch.Tensor]:
+        return [p.detach().clone() for p in trainable]
+
+    def score() -> float:
+        return 0.0 if config.select_by == "last" else history[f"criterion_{config.select_by}"][-1]
+
+    evaluate_criteria(0)
+    best_state, best_score, selected_step = current_state(), score(), 0
     running, reprojection = [], []
     student.train()
     bar = tqdm(range(config.steps), desc="adapt", unit="step", disable=not is_main_process())
@@ -109,7 +197,10 @@ def adapt(student: Denoiser, source_views: CameraViews, target_views: CameraView
         src = {k: v.to(device) for k, v in source.sample(config.batch_size).items()}
         tgt = {k: v.to(device) for k, v in target.sample(config.batch_size).items()}
         if config.augmentation:
-            src["pose_3d"] = repose(src["pose_3d"], config.repose_pitch_deg)
+            if mounted:
+                src["pose_3d"] = mounted_source(mocap.sample(config.batch_size), mount).to(device)
+            else:
+                src["pose_3d"] = repose(src["pose_3d"], config.repose_pitch_deg)
             src["keypoints_2d"] = align_to_target(src["pose_3d"], tgt["keypoints_2d"], tgt["camera"])
         keypoints, poses = [src["keypoints_2d"]], [src["pose_3d"]]
         if config.pseudo_labels:
@@ -122,18 +213,26 @@ def adapt(student: Denoiser, source_views: CameraViews, target_views: CameraView
             best_error = error.amin(1)
             reprojection.append(float(best_error[torch.isfinite(best_error)].mean()))
         batch = {"keypoints_2d": torch.cat(keypoints), "pose_3d": torch.cat(poses)}
-        loss = diffusion_loss(trained, batch, flip=True)
+        loss = lifter_loss(trained, batch, flip=flip, deployed_fraction=config.deployed_fraction)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         running.append(loss.item() * 1000)
-        if (step + 1) % 25 == 0 or step + 1 == config.steps:
-            history["step"].append(step + 1)
+        done = step + 1
+        if done % 25 == 0 or done == config.steps:
+            history["step"].append(done)
             history["loss_mm"].append(float(np.mean(running)))
             history["reprojection_error"].append(float(np.mean(reprojection)) if reprojection else float("nan"))
             bar.set_postfix(loss_mm=f"{history['loss_mm'][-1]:.1f}")
             running, reprojection = [], []
+        if done % config.eval_every == 0 or done == config.steps:
+            evaluate_criteria(done)
+            if score() <= best_score:
+                best_state, best_score, selected_step = current_state(), score(), done
+    with torch.no_grad():
+        for p, value in zip(trainable, best_state):
+            p.copy_(value)
+    history["selected_step"] = selected_step
     if log_dir is not None and is_main_process():
         plot_curves(history, Path(log_dir) / "adapt_loss.png", title="PoSynDA adaptation (source + pseudo-labelled target)")
     return merge_lora(student.cpu()).eval(), history
-

@@ -5,17 +5,57 @@ the source pose as large in the target image as the target person, and the root 
 that puts its pelvis on the target's pelvis; then it is projected through the target camera.
 The 3D label stays the root-relative source pose. Clips pair with clips, frame f with frame f,
 so the synthetic 2D follows a real target track (the research code paired random frames).
-Re-posing: before placing it, `repose` may tilt the source pose about the camera's x axis. The
-studio source cameras look down from 1.5 m, a robot's look up from knee height; placement alone
-cannot show the student that viewpoint (benchmarks/results/adaptation_ablation.md measures it).
+Placement alone cannot show the student the target's viewpoint: the source poses keep the
+source cameras' orientation (the studio looks down from 1.5 m, a robot may look up from knee
+height), and the studio model's error on robot views is mostly that tilt. With the target
+camera's mount known (adaptation.mount), `mounted_source` takes source mocap in world coordinates,
+turns each clip to face a random way and views it through the mounted camera, so the labels carry
+the target's pitch and roll; `align_to_target` then places it as above. Without a mount, `repose`
+may tilt the source pose by random angles (a blind guess, kept for the ablation).
 All tensors are torch; 2D and intrinsics in normalised image units (adaptation.camera).
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from adaptation.camera import project
+from adaptation.clips import cut
+from adaptation.mount import CameraMount
 from adaptation.skeleton import ROOT
+
+
+class MocapClips:
+    """Random windows of world-frame mocap (y up, metres): the source of mount-aware augmentation."""
+
+    def __init__(self, sequences: list[np.ndarray], frames: int, seed: int = 0):
+        if not sequences:
+            raise ValueError("no source mocap sequences")
+        self.sequences = [s.astype(np.float32) for s in sequences]
+        self.frames = frames
+        lengths = np.array([len(s) for s in sequences], dtype=np.float64)
+        self.weights = lengths / lengths.sum()
+        self.rng = np.random.default_rng(seed)
+
+    def sample(self, batch: int) -> torch.Tensor:
+        """(B, F, J, 3) world-frame clips."""
+        clips = []
+        for index in self.rng.choice(len(self.sequences), size=batch, p=self.weights):
+            s = self.sequences[index]
+            clips.append(cut(s, int(self.rng.integers(0, max(1, len(s) - self.frames + 1))), self.frames))
+        return torch.from_numpy(np.stack(clips))
+
+
+def mounted_source(world_clips: torch.Tensor, mount: CameraMount, generator: torch.Generator | None = None) -> torch.Tensor:
+    """World clips (B, F, J, 3) -> root-relative poses in the mounted camera's frame, each clip turned
+    about the vertical by a random angle (people face every way)."""
+    yaw = torch.rand(world_clips.shape[0], generator=generator) * 2 * torch.pi
+    c, s, zero, one = torch.cos(yaw), torch.sin(yaw), torch.zeros_like(yaw), torch.ones_like(yaw)
+    turn = torch.stack([torch.stack([c, zero, s], -1), torch.stack([zero, one, zero], -1),
+                        torch.stack([-s, zero, c], -1)], -2)                       # (B,3,3) about world y
+    rotation = torch.from_numpy(mount.rotation()).float() @ turn                    # world -> camera
+    relative = world_clips - world_clips[..., ROOT:ROOT + 1, :]
+    return torch.einsum("bij,bfkj->bfki", rotation.to(world_clips.device), relative)
 
 
 def repose(pose: torch.Tensor, max_pitch_deg: float, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -1,8 +1,9 @@
 """Low-rank adapters (LoRA) on the attention projections, plus the cross-dataset output bias.
 
-PoSynDA fine-tunes only these: every block's `qkv` and `proj` get W + (alpha / r) B A with
-B = 0 at the start (so the adapted model starts equal to the source model), and the denoiser's
-(J, 3) `output_bias` becomes trainable. `merge_lora` folds the adapters back into plain Linear
+PoSynDA fine-tunes only these: every block's `qkv` and `proj` (and, in the pose-token denoiser,
+the Linear layers of its whole-pose MLP blocks, where the spatial reasoning lives) get
+W + (alpha / r) B A with B = 0 at the start (so the adapted model starts equal to the source
+model), and the denoiser's (J, 3) `output_bias` becomes trainable. `merge_lora` folds the adapters back into plain Linear
 layers for export.
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-from adaptation.model import Attention, Denoiser
+from adaptation.model import Attention, PoseMLPBlock
 
 
 class LoRALinear(nn.Module):
@@ -39,29 +40,34 @@ class LoRALinear(nn.Module):
         return linear
 
 
-def attention_layers(model: Denoiser) -> list[Attention]:
-    return [m for m in model.modules() if isinstance(m, Attention)]
+def adapted_slots(model: nn.Module) -> list[tuple[nn.Module, str]]:
+    """(parent, attribute) of every Linear that gets an adapter."""
+    slots = []
+    for module in model.modules():
+        if isinstance(module, Attention):
+            slots += [(module, "qkv"), (module, "proj")]
+        elif isinstance(module, PoseMLPBlock):
+            slots += [(module, name) for name, child in module.named_children() if isinstance(child, (nn.Linear, LoRALinear))]
+    return slots
 
 
-def prepare_for_adaptation(model: Denoiser, lora_rank: int | None, train_bias: bool) -> list[nn.Parameter]:
+def prepare_for_adaptation(model: nn.Module, lora_rank: int | None, train_bias: bool) -> list[nn.Parameter]:
     """Freeze the model, add adapters (rank None: train every weight instead) and return what trains."""
     for p in model.parameters():
         p.requires_grad_(lora_rank is None)
     model.output_bias.requires_grad_(train_bias)
     if lora_rank is not None:
-        for attention in attention_layers(model):
-            attention.qkv = LoRALinear(attention.qkv, lora_rank)
-            attention.proj = LoRALinear(attention.proj, lora_rank)
+        for parent, name in adapted_slots(model):
+            setattr(parent, name, LoRALinear(getattr(parent, name), lora_rank))
     return [p for p in model.parameters() if p.requires_grad]
 
 
-def merge_lora(model: Denoiser) -> Denoiser:
+def merge_lora(model: nn.Module) -> nn.Module:
     """Replace every LoRALinear by its merged Linear, in place; returns the model."""
-    for attention in attention_layers(model):
-        for name in ("qkv", "proj"):
-            layer = getattr(attention, name)
-            if isinstance(layer, LoRALinear):
-                setattr(attention, name, layer.merged())
+    for parent, name in adapted_slots(model):
+        layer = getattr(parent, name)
+        if isinstance(layer, LoRALinear):
+            setattr(parent, name, layer.merged())
     for p in model.parameters():
         p.requires_grad_(False)
     return model

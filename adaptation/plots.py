@@ -14,11 +14,13 @@ from adaptation.skeleton import BONES, LEFT, RIGHT  # noqa: E402
 
 
 def plot_curves(history: dict[str, list], path: str | os.PathLike, title: str = "") -> Path:
-    """Training loss (and validation MPJPE, if any) against step, in mm."""
+    """Training loss (and validation MPJPE or adaptation criteria, if any) against step, in mm."""
     figure, axis = plt.subplots(figsize=(7, 4))
     axis.plot(history["step"], history["loss_mm"], label="training loss (MPJPE of denoised pose, mm)")
     if history.get("val_step"):
         axis.plot(history["val_step"], history["val_mpjpe_mm"], "o-", label="MPJPE on --val_views (mm, H=1, K=1; monitored, not selected on)")
+    for key in sorted(k for k in history if k.startswith(("criterion_", "monitor_"))):   # adaptation
+        axis.plot(history["eval_step"], history[key], ".-", label=key.replace("_", " "))
     axis.set_xlabel("step")
     axis.set_ylabel("mm")
     axis.set_yscale("log")

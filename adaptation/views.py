@@ -17,6 +17,7 @@ import yaml
 
 from adaptation.camera import Intrinsics
 from adaptation.dataset import CameraViews, Sequence
+from adaptation.mount import CameraMount, look_rotation
 from adaptation.skeleton import NUM_JOINTS, ROOT, check_joints
 
 RIGS_DIR = Path(__file__).with_name("rigs")
@@ -77,6 +78,8 @@ class Rig:
     distance_m: list[float] = field(default_factory=lambda: [3.0, 5.0])
     height_m: list[float] = field(default_factory=lambda: [1.0, 1.5])
     yaw_in_view: float = 0.0
+    pitch_deg: float | list[float] | None = None   # a fixed mount (robot): pitch and roll instead of aiming
+    roll_deg: float | list[float] = 0.0
     min_depth_m: float = 0.5
     min_in_view_fraction: float = 0.5   # re-draw a camera that shows the whole body in fewer frames
     max_redraws: int = 20
@@ -100,15 +103,6 @@ def _uniform(rng: np.random.Generator, value) -> float:
     return float(rng.uniform(value[0], value[1])) if isinstance(value, (list, tuple)) else float(value)
 
 
-def look_rotation(forward: np.ndarray) -> np.ndarray:
-    """World->camera rotation (rows: x right, y down, z forward) for a camera with world y up."""
-    forward = forward / np.linalg.norm(forward)
-    right = np.cross(forward, [0.0, 1.0, 0.0])
-    right /= np.linalg.norm(right)
-    down = np.cross(forward, right)
-    return np.stack([right, down, forward])
-
-
 def place_camera(world: np.ndarray, rig: Rig, camera: dict, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, Intrinsics]:
     """Rotation, centre and intrinsics of one camera looking at a sequence (world (T,17,3) m)."""
     width, height = rig.image_size[rng.integers(len(rig.image_size))]
@@ -123,13 +117,17 @@ def place_camera(world: np.ndarray, rig: Rig, camera: dict, rng: np.random.Gener
     camera_height = _uniform(rng, camera.get("height_m", rig.height_m))
     position = np.array([centre_xz[0] + distance * np.sin(azimuth), floor + camera_height,
                          centre_xz[1] + distance * np.cos(azimuth)])
-    target = np.array([centre_xz[0], floor + _uniform(rng, rig.aim_height_m), centre_xz[1]])
-    rotation = look_rotation(target - position)
-    if rig.yaw_in_view > 0:  # turn the camera so the person lands anywhere across the image
-        half_fov = np.arctan(width / (2 * focal))
-        yaw = rng.uniform(-1, 1) * rig.yaw_in_view * half_fov
+    def yaw_in_view() -> float:   # turn the camera so the person lands anywhere across the image
+        return rng.uniform(-1, 1) * rig.yaw_in_view * np.arctan(width / (2 * focal)) if rig.yaw_in_view > 0 else 0.0
+
+    if rig.pitch_deg is not None:   # mounted: the camera turns toward the person, its pitch and roll are the mount's
+        mount = CameraMount(camera_height, _uniform(rng, rig.pitch_deg), _uniform(rng, rig.roll_deg), "rig")
+        rotation = mount.rotation(np.arctan2(centre_xz[0] - position[0], centre_xz[1] - position[2]) + yaw_in_view())
+    else:
+        target = np.array([centre_xz[0], floor + _uniform(rng, rig.aim_height_m), centre_xz[1]])
+        yaw = yaw_in_view()
         c, s = np.cos(yaw), np.sin(yaw)
-        rotation = np.array([[c, 0, -s], [0, 1, 0], [s, 0, c]]) @ rotation
+        rotation = np.array([[c, 0, -s], [0, 1, 0], [s, 0, c]]) @ look_rotation(target - position)
     depth = (world - position) @ rotation[2]
     if depth.min() < rig.min_depth_m:  # never let the person walk into or behind the camera
         position = position - rotation[2] * (rig.min_depth_m - depth.min())

@@ -17,7 +17,14 @@ DENOISER=(--model.frames 9 --model.width 64 --model.depth 3 --model.heads 4 --mo
           --eval_every 500 --threads 1)
 MLP=(--model.architecture mlp --model.objective regression --model.frames 1 --model.width 512 --model.depth 2
      --model.dropout 0.1 --batch_size 256 --steps 10000 --eval_every 500 --threads 1)
+# Pose-token denoiser (one token per frame): C=512, L=2, ~0.12 s per step of 32 windows on one thread.
+POSE=(--model.architecture pose_tokens --model.frames 9 --model.width 512 --model.depth 2 --model.heads 8
+      --model.mlp_ratio 1 --model.dropout 0.1 --batch_size 32 --steps 12000 --eval_every 1000 --threads 1)
 case $job in
+  pose-diffusion|pose-regression)  # the pose-token denoiser and its deterministic twin, randomised cameras
+    splits randomized_train randomized_val
+    $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
+      --out_dir runs/pose_${job#pose-} --deployed_fraction 0.9 --model.objective ${job#pose-} "${POSE[@]}" "$@" ;;
   diffusion)                       # the lifter (the shipped default), randomised cameras, 5000 steps, 90% of
     splits randomized_train randomized_val          # each batch on the deployed K=1 path (chosen on validation)
     $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \

@@ -1,8 +1,9 @@
 """`adapt`: robot bags (or a 2D camera-view dataset) -> a PoSynDA-adapted lifter model directory.
 
   bags -> images + camera_info -> MediaPipe (video mode) -> person tracks (2D, target domain)
-  bundled mocap -> source views (rig of the base model) -+-> adaptation.adapt -> export
-  base model --------------------------------------------+
+  camera mount: --mount, else /tf_static in the bags, else estimated from the tracks
+  bundled mocap -> source views (rig of the base model) + world-frame clips -+-> adaptation.adapt -> export
+  base model ----------------------------------------------------------------+
 
 Output directory: lifter.pt, lifter.onnx, model.json (the card, with the camera adapted to),
 target_views.npz (the 2D tracks used), report.json and adapt_loss.png. It is written under
@@ -28,8 +29,10 @@ from tqdm import tqdm
 from adaptation import checkpoint
 from adaptation.adapt import AdaptConfig, adapt, is_main_process
 from adaptation.camera import Intrinsics
+from adaptation.clips import prepare
 from adaptation.dataset import CameraViews, Sequence
 from adaptation.export import export_model_dir
+from adaptation.mount import CameraMount, check_against_tracks, estimate
 from adaptation.train import add_dataclass_arguments, config_from_arguments
 from adaptation.views import BUNDLED_MOCAP, Rig, load_mocap, render
 from posynda_ros.window import time_jumped
@@ -81,6 +84,38 @@ def source_views_for(base_card: dict, seed: int) -> CameraViews:
     return render(load_mocap(BUNDLED_MOCAP), rig, seed=seed, noise=0.01)
 
 
+def resolve_mount(explicit: str | None, bags: list[Path], info_topic: str | None, base_frame: str | None,
+                  target: CameraViews) -> CameraMount | None:
+    """--mount, else /tf_static, else the estimate from the target 2D (None when that is impossible);
+    an explicit mount that contradicts /tf_static, or one the 2D cannot have come from, is an error."""
+    from posynda_ros.bags import read_camera_mount
+
+    tracks = [s.keypoints_2d for s in prepare(target.without_labels())]
+    from_tf = read_camera_mount(bags, info_topic, base_frame) if bags else None
+    mount = CameraMount.parse(explicit) if explicit else from_tf
+    if explicit and from_tf and (problem := mount.differs_from(from_tf)):
+        raise ValueError(f"contradictory camera mount: --mount and {from_tf.source} disagree ({problem})")
+    if mount is None:
+        try:
+            mount = estimate(tracks)
+        except ValueError as error:
+            print(f"adapt: camera mount unknown ({error}); source placed by 2D only", file=sys.stderr)
+            return None
+    check_against_tracks(mount, tracks)
+    print(f"adapt: camera mount from {mount.source}: height {mount.height_m:.2f} m, pitch {mount.pitch_deg:.1f} deg, "
+          f"roll {mount.roll_deg:.1f} deg")
+    return mount
+
+
+def source_mocap(path: Path, subjects: list[str] | None) -> list[np.ndarray]:
+    """World-frame source sequences for mount-aware augmentation."""
+    mocap = load_mocap(path)
+    unknown = sorted(set(subjects or []) - set(mocap))
+    if unknown:
+        raise ValueError(f"unknown --source-subjects {unknown}; {path} has {sorted(mocap)}")
+    return [seq for subject in (subjects or sorted(mocap)) for seq in mocap[subject].values()]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="adapt", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("bags", nargs="*", type=Path, help="rosbag2 directories or files (sqlite3 or MCAP)")
@@ -90,6 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-model", type=Path, default=checkpoint.DEFAULT_MODEL.parent,
                         help="model directory (or .pt) to adapt; default: the shipped model")
     parser.add_argument("--source-views", type=Path, help="labelled source views (.npz); default: bundled mocap rendered")
+    parser.add_argument("--source-mocap", type=Path, default=BUNDLED_MOCAP,
+                        help="world-frame mocap (.npz, h36m17 mm, y up) viewed through the camera mount; default: bundled")
+    parser.add_argument("--source-subjects", nargs="*", help="subjects of --source-mocap to use (default: all)")
+    parser.add_argument("--mount", help="camera mount: a YAML file or inline 'height_m: 0.4, pitch_deg: -10, roll_deg: 0' "
+                        "(pitch > 0 looks down) or a URDF joint 'xyz: [x, y, z], rpy: [r, p, y]'; "
+                        "default: /tf_static in the bags, else estimated from the 2D")
+    parser.add_argument("--base-frame", help="tf frame on the floor for /tf_static (default: the root of the camera's tree)")
     parser.add_argument("--out", type=Path, required=True, help="model directory to write")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     add_dataclass_arguments(parser, AdaptConfig)
@@ -109,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         started = time.time()
         target = CameraViews.load(args.views) if args.views else tracks_from_bags(args.bags, args.image_topic,
                                                                                   args.camera_info_topic)
+        mount = resolve_mount(args.mount, args.bags, args.camera_info_topic, args.base_frame, target)
+        mocap = source_mocap(args.source_mocap, args.source_subjects) if mount and config.mount_augmentation else None
         base_path = args.base_model / "lifter.pt" if args.base_model.is_dir() else args.base_model
         student, base_meta = checkpoint.load(base_path)
         base_card_path = base_path.parent / "model.json"
@@ -118,12 +162,14 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(partial, ignore_errors=True)
             partial.mkdir(parents=True)
             target.without_labels().save(partial / "target_views.npz")
-        model, history = adapt(student, source, target, config, log_dir=partial if is_main_process() else None)
+        model, history = adapt(student, source, target, config, log_dir=partial if is_main_process() else None,
+                               mount=mount, source_mocap=mocap)
         if is_main_process():
             cameras = sorted({dataclasses.astuple(s.intrinsics) for s in target.sequences})
             card = {"command": command, "base_model": str(base_path), "source_rig": base_card.get("source_rig"),
                     "adapted_to_cameras": [dict(zip([f.name for f in dataclasses.fields(Intrinsics)], c)) for c in cameras],
                     "adapt_config": dataclasses.asdict(config), "target_frames": target.num_frames,
+                    "camera_mount": mount.to_dict() if mount else None, "selected_step": history["selected_step"],
                     "target_tracks": len(target.sequences)}
             # not re-fitted (that needs target 3D): the base model's, fitted on its source validation views
             card["uncertainty"] = [{**entry, "fitted_on": "base model: " + entry.get("fitted_on", "")}

@@ -12,6 +12,7 @@ from rosbags.typesys import Stores, get_typestore, get_types_from_msg
 from rosbags.typesys.store import Typestore
 
 from adaptation.camera import Intrinsics
+from adaptation.mount import CameraMount, quaternion_matrix
 from posynda_ros.images import to_rgb
 from posynda_ros.messages import stamp_seconds
 
@@ -49,6 +50,7 @@ def make_typestore() -> Typestore:
 
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
 CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
+TF_STATIC_TOPIC = "/tf_static"
 
 
 def pick_topic(topics: dict[str, str], wanted: str | None, types: tuple[str, ...], what: str, paths) -> str:
@@ -100,10 +102,48 @@ def read_camera_frames(paths: list[Path], image_topic: str | None = None, info_t
             yield stamp, to_rgb(msg), cache[nearest]
 
 
+def read_camera_mount(paths: list[Path], info_topic: str | None = None, base_frame: str | None = None) -> CameraMount | None:
+    """The camera's mount from /tf_static: the pose of the camera_info's frame (its optical frame)
+    in `base_frame` (default: the root of its tf tree, e.g. base_footprint on the floor).
+    None when the bags have no /tf_static; ValueError when it does not connect the camera to the base."""
+    paths = [Path(p) for p in paths]
+    with AnyReader(paths, default_typestore=get_typestore(Stores.ROS2_KILTED)) as reader:
+        topics = {c.topic: c.msgtype for c in reader.connections}
+        if TF_STATIC_TOPIC not in topics:
+            return None
+        info_topic = pick_topic(topics, info_topic, (CAMERA_INFO_TYPE,), "camera_info", paths)
+        camera_frame = None
+        for connection, _, raw in reader.messages([c for c in reader.connections if c.topic == info_topic]):
+            camera_frame = reader.deserialize(raw, connection.msgtype).header.frame_id
+            break
+        parents: dict[str, tuple[str, np.ndarray, np.ndarray]] = {}   # child -> (parent, R, t): p_parent = R p_child + t
+        for connection, _, raw in reader.messages([c for c in reader.connections if c.topic == TF_STATIC_TOPIC]):
+            for tf in reader.deserialize(raw, connection.msgtype).transforms:
+                q, v = tf.transform.rotation, tf.transform.translation
+                parents[tf.child_frame_id.lstrip("/")] = (tf.header.frame_id.lstrip("/"), quaternion_matrix(q.x, q.y, q.z, q.w),
+                                                          np.array([v.x, v.y, v.z]))
+    if not camera_frame:
+        raise ValueError(f"camera_info on {info_topic!r} has no header.frame_id to look up in {TF_STATIC_TOPIC}")
+    frame, rotation, translation, chain = camera_frame.lstrip("/"), np.eye(3), np.zeros(3), [camera_frame.lstrip("/")]
+    while frame in parents and frame != base_frame:
+        parent, r, t = parents[frame]
+        rotation, translation, frame = r @ rotation, r @ translation + t, parent
+        chain.append(frame)
+        if len(chain) > 64:
+            raise ValueError(f"{TF_STATIC_TOPIC} has a cycle: {' -> '.join(chain[:8])} ...")
+    if len(chain) == 1 or (base_frame and frame != base_frame):
+        raise ValueError(f"{TF_STATIC_TOPIC} does not connect the camera frame {camera_frame!r} to "
+                         f"{base_frame or 'any parent frame'!r} (frames: {sorted(set(parents) | {p for p, _, _ in parents.values()})}); "
+                         "pass --base-frame or give the mount with --mount")
+    return CameraMount.from_optical_frame(rotation, translation, source=f"{TF_STATIC_TOPIC} {frame} -> {chain[0]}")
+
+
 def write_camera_bag(path: Path, frames, intrinsics: Intrinsics | None, frame_id: str = "camera_optical_frame",
                      image_topic: str = "/camera/image_raw", info_topic: str = "/camera/camera_info",
-                     storage: str = "mcap", compressed: bool = False) -> Path:
-    """Write (stamp_s, rgb) frames with one camera_info per image into a new rosbag2 bag.
+                     storage: str = "mcap", compressed: bool = False,
+                     static_transforms: list[tuple[str, str, np.ndarray, np.ndarray]] = ()) -> Path:
+    """Write (stamp_s, rgb) frames with one camera_info per image into a new rosbag2 bag, and
+    `static_transforms` (parent, child, translation xyz, quaternion xyzw) on /tf_static.
 
     intrinsics None writes an all-zero K, as drivers of uncalibrated cameras publish.
     """
@@ -115,6 +155,16 @@ def write_camera_bag(path: Path, frames, intrinsics: Intrinsics | None, frame_id
     image_type = "sensor_msgs/msg/CompressedImage" if compressed else "sensor_msgs/msg/Image"
     plugin = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}[storage]
     with Writer(path, version=9, storage_plugin=plugin) as writer:
+        if static_transforms:
+            tf_type = "tf2_msgs/msg/TFMessage"
+            tf_conn = writer.add_connection(TF_STATIC_TOPIC, tf_type, typestore=store)
+            geometry = lambda name: types[f"geometry_msgs/msg/{name}"]
+            message = types[tf_type](transforms=[
+                geometry("TransformStamped")(header=Header(stamp=Time(sec=0, nanosec=0), frame_id=parent), child_frame_id=child,
+                                             transform=geometry("Transform")(translation=geometry("Vector3")(*map(float, xyz)),
+                                                                             rotation=geometry("Quaternion")(*map(float, quaternion))))
+                for parent, child, xyz, quaternion in static_transforms])
+            writer.write(tf_conn, 0, store.serialize_cdr(message, tf_type))
         image_conn = writer.add_connection(image_topic, image_type, typestore=store)
         info_conn = writer.add_connection(info_topic, "sensor_msgs/msg/CameraInfo", typestore=store)
         for stamp_s, rgb in frames:

@@ -1,5 +1,6 @@
 """PoSynDA pieces (augmentation, reprojection selection, LoRA) and `adapt` end to end on real data."""
 import json
+import math
 import subprocess
 import sys
 
@@ -7,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from adaptation.adapt import select_by_reprojection
+from adaptation import checkpoint
+from adaptation.adapt import AdaptConfig, adapt, select_by_reprojection
 from adaptation.augment import align_to_target, repose
 from adaptation.camera import Intrinsics, project
-from adaptation.dataset import CameraViews
+from adaptation.dataset import CameraViews, Sequence
 from adaptation.export import export_model_dir
 from adaptation.lora import LoRALinear, merge_lora, prepare_for_adaptation
 from adaptation.model import Denoiser, LifterConfig
@@ -109,9 +111,10 @@ def quick(base_model, source_views, out):
             "--steps", "4", "--batch_size", "4", "--hypotheses", "2"]
 
 
-def test_adapt_from_a_real_bag_writes_a_model_the_lifter_runs(base_model, source_views, demo_bag, tmp_path):
+def test_adapt_from_a_real_bag_writes_a_model_the_lifter_runs(base_model, source_views, demo_bag, tmp_path, capsys):
     out = tmp_path / "adapted"
     assert adapt_main([str(demo_bag)] + quick(base_model, source_views, out)) == 0
+    assert "camera mount unknown (cannot estimate the camera mount from 2" in capsys.readouterr().err   # no /tf_static, 24 frames
     assert {p.name for p in out.iterdir()} >= {"lifter.pt", "lifter.onnx", "model.json", "report.json",
                                                "target_views.npz", "adapt_loss.png"}
     assert not out.with_name("adapted.partial").exists()
@@ -141,6 +144,64 @@ def test_every_file_adapt_writes_loads_in_every_consumer(base_model, source_view
         assert open_backend(first, name).lift(np.zeros((1, 9, 17, 2), np.float32)).shape == (1, 9, 17, 3)
     assert adapt_main(["--views", str(target)] + quick(first, source_views, second)) == 0      # as --base-model
     assert json.loads((second / "model.json").read_text())["base_model"] == str(first / "lifter.pt")
+
+
+def mount_bag(path, pitch_deg: float, height_m: float = 1.2):
+    """A bag holding only camera_info and /tf_static: base_footprint -> camera_link (pitched) -> optical frame."""
+    half = math.radians(pitch_deg) / 2
+    camera = Intrinsics(FOCAL, FOCAL, CENTRE[0], CENTRE[1], SIZE[0], SIZE[1])
+    return write_camera_bag(path, [], camera, static_transforms=[
+        ("base_footprint", "camera_link", [0.1, 0.0, height_m], [0.0, math.sin(half), 0.0, math.cos(half)]),
+        ("camera_link", "camera_optical_frame", [0.0, 0.0, 0.0], [-0.5, 0.5, -0.5, 0.5])])
+
+
+def test_a_bag_with_tf_static_gives_the_mount_the_source_is_viewed_through(base_model, source_views, demo_bag, tmp_path, capsys):
+    out = tmp_path / "adapted"
+    bags = [str(demo_bag), str(mount_bag(tmp_path / "tf", pitch_deg=5.0))]
+    assert adapt_main(bags + quick(base_model, source_views, out)) == 0
+    assert "camera mount from /tf_static base_footprint -> camera_optical_frame: height 1.20 m, pitch 5.0" in capsys.readouterr().out
+    card = json.loads((out / "model.json").read_text())
+    assert card["camera_mount"]["pitch_deg"] == pytest.approx(5.0) and card["camera_mount"]["height_m"] == pytest.approx(1.2)
+    report = json.loads((out / "report.json").read_text())
+    assert report["history"]["mount_augmentation"] is True
+
+
+@pytest.mark.parametrize("case, message", [
+    ("nonsense", "camera mount pitch_deg must be within (-89, 89) degrees, got 95.0"),
+    ("contradicts_tf", "contradictory camera mount: --mount and /tf_static base_footprint -> camera_optical_frame disagree (pitch 40.0 vs 5.0 deg)"),
+    ("contradicts_2d", "contradicts the target 2D"),
+])
+def test_a_wrong_or_contradictory_mount_exits_and_writes_nothing(case, message, base_model, source_views, demo_bag,
+                                                                tmp_path, capsys):
+    out = tmp_path / "out"
+    if case == "contradicts_2d":       # head-camera views (30 deg down), told the camera looks 30 deg up
+        target = render(small_mocap(150), Rig.load("head_camera"), seed=2).without_labels().save(tmp_path / "t.npz")
+        inputs = ["--views", str(target), "--mount", "height_m: 1.9, pitch_deg: -30"]
+    else:
+        inputs = [str(demo_bag), str(mount_bag(tmp_path / "tf", pitch_deg=5.0)),
+                  "--mount", "height_m: 1.2, pitch_deg: " + ("95" if case == "nonsense" else "40")]
+    assert adapt_main(inputs + quick(base_model, source_views, out)) == 1
+    assert message in capsys.readouterr().err
+    assert not out.exists() and not out.with_name("out.partial").exists()
+
+
+def test_target_3d_labels_never_reach_the_adapted_weights(base_model, source_views):
+    """Random values in the target's 3D leave the adapted weights bit-identical: labels are never read."""
+    views = render(small_mocap(60), Rig.load("robot"), seed=3)
+    source = CameraViews.load(source_views)
+    weights = []
+    for seed in (1, 2):
+        rng = np.random.default_rng(seed)
+        noisy = CameraViews([Sequence(s.name, s.keypoints_2d, s.confidence, s.intrinsics, s.fps,
+                                      rng.normal(size=s.keypoints_2d.shape[:1] + (17, 3)).astype(np.float32))
+                             for s in views.sequences])
+        model, _ = checkpoint.load(base_model / "lifter.pt")
+        adapted, _ = adapt(model, source, noisy, AdaptConfig(steps=3, batch_size=4, hypotheses=2, eval_every=1,
+                                                              select_by="last", device="cpu"))
+        weights.append(adapted.state_dict())
+    base, _ = checkpoint.load(base_model / "lifter.pt")
+    assert any(not torch.equal(weights[0][k], v) for k, v in base.state_dict().items())   # it did adapt
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 
 
 def empty_frames(count=6):
