@@ -33,9 +33,10 @@ from adaptation.diffusion import Sampler, sample_hypotheses
 from adaptation.lora import merge_lora, prepare_for_adaptation
 from adaptation.mount import CameraMount
 from adaptation.plots import plot_curves
+from adaptation.skeleton import BONES, JOINT_INDEX, ROOT, SYMMETRIC_BONES
 from adaptation.train import lifter_loss, pick_device
 
-CRITERIA = ("reprojection", "spread", "last")
+CRITERIA = ("reprojection", "spread", "bones", "tilt", "last")
 
 
 @dataclass
@@ -53,7 +54,7 @@ class AdaptConfig:
     pseudo_labels: bool = True      # teacher pseudo-labels on the target half
     deployed_fraction: float = 1.0  # share of each batch trained through the deployed K=1 sampler
     eval_every: int = 50            # steps between criterion evaluations on held-out target 2D
-    select_by: str = "reprojection" # reprojection | spread | last: which step's weights to keep
+    select_by: str = "reprojection" # reprojection | spread | bones | tilt (needs a mount) | last: the step kept
     seed: int = 0
     device: str = "auto"
 
@@ -106,20 +107,33 @@ def hold_out_for_criterion(views: CameraViews, fraction: float = 0.2) -> tuple[C
 
 
 @torch.no_grad()
-def target_criteria(model: torch.nn.Module, windows: dict[str, torch.Tensor], hypotheses: int = 3,
-                    seed: int = 0) -> dict[str, float]:
-    """Scores from target 2D only: `reprojection` (x1000, normalised image units) of the deployed
-    output (hypothesis 0) with its root solved from the 2D, and `spread` (mm), the mean distance
-    of the H hypotheses from their mean."""
+def target_criteria(model: torch.nn.Module, windows: dict[str, torch.Tensor], hypotheses: int = 3, seed: int = 0,
+                    up: np.ndarray | None = None) -> dict[str, float]:
+    """Scores from target 2D only (lower is better), on the deployed output (hypothesis 0):
+    `reprojection` (x1000, normalised image units) with the root solved from the 2D; `spread` (mm),
+    the mean distance of H hypotheses from their mean; `bones` (mm), how much bone lengths change
+    within a window plus left/right asymmetry; with the camera's `up` direction (adaptation.mount),
+    `tilt` (degrees) between the mean torso direction and up (people stand: a lifter that leans
+    everyone the same way is wrong, whichever way they face)."""
     was_training = model.training
     model.eval()
     hyps = sample_hypotheses(Sampler(model, k=1), windows["keypoints_2d"], max(hypotheses, 2),
                              torch.Generator(device=windows["keypoints_2d"].device).manual_seed(seed))
     _, error = select_by_reprojection(hyps[:, :1], windows["keypoints_2d"], windows["camera"], windows["confidence"])
-    finite = torch.isfinite(error)
-    spread = (hyps - hyps.mean(1, keepdim=True)).norm(dim=-1).mean()
+    pose = hyps[:, 0]
+    lengths = torch.stack([(pose[..., c, :] - pose[..., p, :]).norm(dim=-1) for p, c in BONES], -1)   # (B,F,bones)
+    pairs = [(BONES.index(l), BONES.index(r)) for l, r in SYMMETRIC_BONES]
+    asymmetry = torch.stack([(lengths[..., a] - lengths[..., b]).abs() for a, b in pairs], -1).mean()
+    scores = {"reprojection": float(error[torch.isfinite(error)].mean()) * 1000,
+              "spread": float((hyps - hyps.mean(1, keepdim=True)).norm(dim=-1).mean()) * 1000,
+              "bones": float(lengths.std(1).mean() + asymmetry) * 1000}
+    if up is not None:
+        torso = pose[..., JOINT_INDEX["thorax"], :] - pose[..., ROOT, :]
+        mean_torso = (torso / torso.norm(dim=-1, keepdim=True).clamp_min(1e-6)).mean((0, 1))
+        cosine = float(mean_torso @ torch.as_tensor(up, dtype=pose.dtype, device=pose.device) / mean_torso.norm())
+        scores["tilt"] = float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))))
     model.train(was_training)
-    return {"reprojection": float(error[finite].mean()) * 1000, "spread": float(spread) * 1000}
+    return scores
 
 
 def criterion_windows(views: CameraViews, frames: int, limit: int = 256, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -172,13 +186,16 @@ def adapt(student: torch.nn.Module, source_views: CameraViews, target_views: Cam
     trained = torch.nn.parallel.DistributedDataParallel(student) if distributed else student
     optimizer = torch.optim.Adam(trainable, lr=config.lr)
     history: dict[str, list] = {"step": [], "loss_mm": [], "reprojection_error": [], "eval_step": [],
-                                "criterion_reprojection": [], "criterion_spread": [], "mount_augmentation": mounted}
+                                "mount_augmentation": mounted}
+    if config.select_by == "tilt" and mount is None:
+        raise ValueError("select_by 'tilt' needs the camera mount (--mount, /tf_static or an estimate from the 2D)")
 
     def evaluate_criteria(step: int) -> None:
-        scores = target_criteria(student, heldout, config.hypotheses, seed=config.seed)
+        scores = target_criteria(student, heldout, config.hypotheses, seed=config.seed,
+                                 up=mount.up_in_camera() if mount is not None else None)
         history["eval_step"].append(step)
         for name, value in scores.items():
-            history[f"criterion_{name}"].append(value)
+            history.setdefault(f"criterion_{name}", []).append(value)
         for name, value in (monitor(student) if monitor else {}).items():
             history.setdefault(f"monitor_{name}", []).append(value)
 

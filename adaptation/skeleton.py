@@ -31,6 +31,11 @@ FLIP_PERMUTATION: tuple[int, ...] = tuple(
     for i in range(NUM_JOINTS)
 )
 
+# (left bone, its right twin) pairs, in BONES' (parent, child) form.
+SYMMETRIC_BONES: tuple[tuple[tuple[int, int], tuple[int, int]], ...] = tuple(
+    (bone, (FLIP_PERMUTATION[bone[0]], FLIP_PERMUTATION[bone[1]])) for bone in BONES if bone[1] in LEFT
+)
+
 # The 14 joints scored by PCK/AUC (MPI-INF-3DHP protocol): no pelvis, spine or head top.
 PCK_JOINTS: tuple[int, ...] = tuple(
     i for i in range(NUM_JOINTS) if JOINT_NAMES[i] not in ("pelvis", "spine", "head")

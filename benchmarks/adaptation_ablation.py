@@ -1,12 +1,23 @@
-"""PoSynDA on the open robot-camera shift: the paper's ablation table, H and LoRA-rank sweeps, and
-adaptation of the randomised-camera model - in one run.
+"""PoSynDA across camera shifts: does adaptation close the source -> target gap, and which part does it?
 
-    .venv/bin/python benchmarks/adaptation_ablation.py [--steps 300] [--only full h2 ...]
+    .venv/bin/python benchmarks/adaptation_ablation.py --part val|test [--rigs low_robot ...] [--rows ...] [--seeds 0 1 2]
 
-Source: studio-rig views of cmu_01, hdm_bd, hdm_bk (3D labels). Target: robot-rig views of
-cmu_03, hdm_dg: 2D of the even mocap sequences for adapting, 3D of the odd ones for scoring only.
-Each finished run is saved at once in benchmarks/results/adaptation_runs/, so an interrupted
-benchmark keeps its rows; the tables go to benchmarks/results/adaptation_ablation.{json,md}.
+Source: the lifter trained on studio views of the training subjects (runs/pose_studio). Targets,
+mounted rigs of adaptation/rigs: low_robot (0.35 m, looking 15 deg up), head_camera (1.9 m, wide
+lens, 30 deg down, 4 deg roll) and mild (a tripod close to the studio). Target subjects: validation
+(hdm_bd) while developing, test (cmu_03, hdm_dg) for the final table; their even mocap sequences
+give 2D for adapting, the odd ones are scored (3D, H=1, K=1). Rows:
+  source_only      the studio model as it is
+  randomized       the randomised-camera model (the shipped default), as it is: the competitor
+  oracle           the same lifter trained with the target rig's 3D labels (training subjects)
+  paper            PoSynDA as published: placement F, teacher pseudo-labels (H=3), LoRA r=4 + output bias,
+                   student trained through the deployed sampler (K=1 from pure noise)
+  paper_denoising  the same, student trained with the denoising objective (random diffusion step)
+  mount_known      + the source viewed through the target's camera mount (the rig's, as /tf_static gives it)
+  mount_estimated  + the mount estimated from the target 2D alone (adaptation.mount.estimate)
+Every adapted run logs the 2D-only selection criteria and, for this benchmark only, the true
+MPJPE on the scored views at each evaluation (never used to choose anything). Each finished run is
+saved at once under benchmarks/results/adaptation_<part>/, so an interrupted benchmark keeps its rows.
 """
 from __future__ import annotations
 
@@ -17,108 +28,176 @@ import platform
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from adaptation import checkpoint
 from adaptation.adapt import AdaptConfig, adapt
+from adaptation.clips import covering_windows, prepare
 from adaptation.evaluate import evaluate
-from splits import robot_target_split, views
+from adaptation.metrics import rank_correlation
+from adaptation.mount import CameraMount, estimate
+from adaptation.plots import plt
+from adaptation.train import validate
+from adaptation.views import BUNDLED_MOCAP, Rig, load_mocap
+from splits import SUBJECTS, target_split, views
 
 RESULTS = Path(__file__).with_name("results")
-RUNS = RESULTS / "adaptation_runs"
 TRAINED = Path(__file__).resolve().parents[1] / "runs"       # benchmarks/train_source_models.sh writes here
-STUDIO, RANDOMIZED, ORACLE = (str(TRAINED / name / "final.pt") for name in ("studio", "randomized", "oracle"))
-FULL = dict(augmentation=True, lora_rank=4, output_bias=True, hypotheses=3)
-# name: (base model, settings or None for "evaluate without adapting", table)
-EXPERIMENTS = {
-    "source_only": (STUDIO, None, "ablation"),
-    "aug": (STUDIO, dict(augmentation=True, lora_rank=0, output_bias=False, hypotheses=1), "ablation"),
-    "aug_lora": (STUDIO, dict(augmentation=True, lora_rank=4, output_bias=False, hypotheses=1), "ablation"),
-    "aug_lora_bias": (STUDIO, dict(augmentation=True, lora_rank=4, output_bias=True, hypotheses=1), "ablation"),
-    "full": (STUDIO, FULL, "ablation"),
-    "full_repose": (STUDIO, {**FULL, "repose_pitch_deg": 25.0}, "ablation"),
-    "oracle": (ORACLE, None, "ablation"),
-    **{f"h{h}": (STUDIO, {**FULL, "hypotheses": h}, "hypotheses") for h in (2, 4, 5, 6)},
-    **{f"rank{r}": (STUDIO, {**FULL, "lora_rank": r}, "rank") for r in (1, 2, 8)},
-    "randomized": (RANDOMIZED, None, "randomized"),
-    "randomized_full": (RANDOMIZED, FULL, "randomized"),
+RIGS = ("low_robot", "head_camera", "mild")
+ADAPTED = {
+    "paper": dict(mount_augmentation=False),
+    "paper_denoising": dict(mount_augmentation=False, deployed_fraction=0.0),
+    "mount_known": dict(),
+    "mount_estimated": dict(),
+}
+ROWS = ("source_only", "randomized", "oracle", *ADAPTED)
+LABELS = {
+    "source_only": "source-only (studio model)",
+    "randomized": "randomised-camera model (competitor)",
+    "oracle": "oracle (target-rig 3D labels)",
+    "paper": "PoSynDA as published (F, pseudo-labels H=3, LoRA + bias, sampler objective)",
+    "paper_denoising": "  ... student with the denoising objective instead",
+    "mount_known": "+ camera mount known (ours, default with /tf_static)",
+    "mount_estimated": "+ camera mount estimated from 2D (ours, default without)",
 }
 
 
-def run(name: str, steps: int, lr: float, batch: int, seed: int = 0) -> dict:
-    base, settings, table = EXPERIMENTS[name]
-    adapt_views, test_views = robot_target_split()
-    model, _ = checkpoint.load(base)
+def base_model(row: str, rig: str) -> Path:
+    name = {"randomized": "pose_randomized", "oracle": f"pose_{rig}"}.get(row, "pose_studio")
+    return TRAINED / name / "best.pt"
+
+
+def run(rig: str, row: str, seed: int, part: str, config: dict, out_dir: Path) -> dict:
+    adapt_views, score_views = target_split(rig, part)
+    model, _ = checkpoint.load(base_model(row, rig))
+    monitor_batch = covering_windows(prepare(score_views), model.config.frames)
+    record = {"rig": rig, "row": row, "seed": seed, "base": str(base_model(row, rig).relative_to(TRAINED.parent))}
     started = time.time()
-    config = None
-    if settings is not None:
-        config = AdaptConfig(steps=steps, lr=lr, batch_size=batch, device="cpu", seed=seed, **settings)
-        model, _ = adapt(model, views("studio_train"), adapt_views, config)
-    wall = time.time() - started
-    overall = evaluate(model, test_views, hypotheses=1, k=1)["overall"]
-    label = name if seed == 0 else f"{name}_seed{seed}"
-    row = {"name": label, "table": table if seed == 0 else "seeds", "base": str(Path(base).relative_to(TRAINED.parent)), "adapt_config": config and dataclasses.asdict(config),
-           "adapt_wall_s": round(wall, 1), **{k: round(v, 2) for k, v in overall.items()}}
-    RUNS.mkdir(parents=True, exist_ok=True)
-    (RUNS / f"{label}.json").write_text(json.dumps(row, indent=1))
-    print(row, flush=True)
-    return row
+    if row in ADAPTED:
+        spec = Rig.load(rig)
+        mount = None
+        if row == "mount_known":
+            mount = CameraMount(float(spec.height_m), float(spec.pitch_deg), float(spec.roll_deg), "rig")
+        elif row == "mount_estimated":
+            mount = estimate([s.keypoints_2d for s in prepare(adapt_views)])
+        settings = AdaptConfig(**{**config, **ADAPTED[row], "seed": seed, "device": "cpu"})
+        mocap = load_mocap(BUNDLED_MOCAP)
+        source_mocap = [seq for subject in SUBJECTS["train"] for seq in mocap[subject].values()]
+        model, history = adapt(model, views("studio_train"), adapt_views, settings, mount=mount,
+                               source_mocap=source_mocap, monitor=lambda m: {"mpjpe_mm": validate(m, monitor_batch)})
+        record.update(adapt_config=dataclasses.asdict(settings), history=history,
+                      mount=mount.to_dict() if mount else None)
+    record["adapt_wall_s"] = round(time.time() - started, 1)
+    record["scores"] = {k: round(v, 2) for k, v in evaluate(model, score_views, hypotheses=1, k=1)["overall"].items()}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{rig}_{row}_seed{seed}.json").write_text(json.dumps(record, indent=1))
+    print(f"{rig} {row} seed {seed}: MPJPE {record['scores']['mpjpe_mm']:.1f} P-MPJPE {record['scores']['p_mpjpe_mm']:.1f} "
+          f"({record['adapt_wall_s']:.0f} s)", flush=True)
+    return record
 
 
-def write_tables(machine: str) -> None:
-    rows = {p.stem: json.loads(p.read_text()) for p in sorted(RUNS.glob("*.json"))}
+def summarize(out_dir: Path, part: str, machine: str, config: dict) -> None:
+    records = [json.loads(p.read_text()) for p in sorted(out_dir.glob("*.json")) if p.stem.count("_seed")]
+    by = {}
+    for r in records:
+        by.setdefault((r["rig"], r["row"]), []).append(r)
+    lines = [f"# PoSynDA across camera shifts ({part} subjects)", "",
+             f"Command: `.venv/bin/python benchmarks/adaptation_ablation.py --part {part}` "
+             f"(adaptation: {config}). Machine: {machine}; two such processes side by side, so wall times "
+             "include that sharing. Scored: odd mocap sequences through the target rig, H=1, K=1; adapted on the "
+             "even ones' 2D only. Mean ± spread (std) over seeds; the unadapted rows are deterministic.", ""]
+    summary = {}
+    for rig in RIGS:
+        if not any(k[0] == rig for k in by):
+            continue
+        mount = Rig.load(rig)
+        lines += [f"## {rig} (height {mount.height_m} m, pitch {mount.pitch_deg} deg, roll {mount.roll_deg} deg)", "",
+                  "| setting | MPJPE mm | P-MPJPE mm | gap closed | seeds | adapt s | mount used |", "|---|---|---|---|---|---|---|"]
+        mean = {row: np.mean([r["scores"]["mpjpe_mm"] for r in by[(rig, row)]]) for row in ROWS if (rig, row) in by}
+        for row in ROWS:
+            if (rig, row) not in by:
+                continue
+            runs = by[(rig, row)]
+            m = np.array([r["scores"]["mpjpe_mm"] for r in runs])
+            p = np.array([r["scores"]["p_mpjpe_mm"] for r in runs])
+            gap = ""
+            if {"source_only", "oracle"} <= set(mean) and row != "source_only":
+                gap = f"{100 * (mean['source_only'] - m.mean()) / (mean['source_only'] - mean['oracle']):.0f}%"
+            used = runs[0].get("mount")
+            used = f"{used['height_m']:.2f} m, {used['pitch_deg']:.1f}, {used['roll_deg']:.1f} deg" if used else ""
+            lines.append(f"| {LABELS[row]} | {m.mean():.1f} ± {m.std():.1f} | {p.mean():.1f} ± {p.std():.1f} | {gap} | "
+                         f"{len(runs)} | {np.mean([r['adapt_wall_s'] for r in runs]):.0f} | {used} |")
+            summary[f"{rig}/{row}"] = {"mpjpe_mm": m.tolist(), "p_mpjpe_mm": p.tolist()}
+        lines.append("")
+    lines += criterion_section(records, out_dir.parent / f"adaptation_criteria_{part}.png")
+    (RESULTS / f"adaptation_{part}.md").write_text("\n".join(lines))
+    (RESULTS / f"adaptation_{part}.json").write_text(json.dumps({"machine": machine, "config": config,
+                                                                 "summary": summary}, indent=1))
 
-    def line(label: str, name: str) -> str:
-        r = rows.get(name)
-        if r is None:
-            return f"| {label} | not run | | | | |"
-        return (f"| {label} | {r['mpjpe_mm']:.1f} | {r['p_mpjpe_mm']:.1f} | {r['pck150']:.1f} | {r['auc']:.1f} | "
-                f"{r['adapt_wall_s']:.0f} |")
 
-    head = "| setting | MPJPE mm | P-MPJPE mm | PCK@150 % | AUC % | adapt wall s |\n|---|---|---|---|---|---|"
-    ablation = [("source-only (studio model)", "source_only"), ("+ augmentation (full fine-tune, H=1)", "aug"),
-                ("+ LoRA r=4 (instead of full fine-tune)", "aug_lora"), ("+ cross-dataset bias", "aug_lora_bias"),
-                ("+ multi-hypothesis H=3 (full PoSynDA)", "full"),
-                ("full PoSynDA + re-posing (pitch ±25°, ours)", "full_repose"), ("oracle (robot-camera 3D labels)", "oracle")]
-    hyps = [(f"H={h}", "aug_lora_bias" if h == 1 else "full" if h == 3 else f"h{h}") for h in range(1, 7)]
-    ranks = [(f"r={r}", "full" if r == 4 else f"rank{r}") for r in (1, 2, 4, 8)]
-    randomized = [("randomised-camera model, unadapted", "randomized"), ("randomised-camera model + PoSynDA", "randomized_full")]
-    gap = ""
-    if {"source_only", "full", "oracle"} <= set(rows):
-        s, f, o = (rows[n]["mpjpe_mm"] for n in ("source_only", "full", "oracle"))
-        gap = (f"\nWith seed 0, full PoSynDA closes {100 * (s - f) / (s - o):.0f}% of the MPJPE gap between source-only "
-               "and oracle; see the seed spread below before reading much into it.\n")
-    text = ["# PoSynDA on the open robot-camera shift", "",
-            "Command: `.venv/bin/python benchmarks/adaptation_ablation.py` (300 steps, batch 16+16, lr 1e-3, "
-            "one run per setting, seed 0). Scored on held-out robot views (odd mocap sequences of cmu_03, hdm_dg), "
-            "H=1, K=1 at test time.", f"Machine: {machine}; the rows were produced by two such processes "
-            "running side by side (`--only ...`), so wall times include that sharing.", "",
-            "## Ablation", head, *[line(*a) for a in ablation], gap,
-            "## Hypotheses H (full PoSynDA, r=4)", head, *[line(*a) for a in hyps], "",
-            "## LoRA rank (full PoSynDA, H=3)", head, *[line(*a) for a in ranks], "",
-            "## Adapting the randomised-camera model", head, *[line(*a) for a in randomized], "",
-            "## Seed spread (same setting, other seeds)", head,
-            *[line(f"{n} (seed {n.rsplit('seed', 1)[1] if 'seed' in n else 0})", n)
-              for base in ("aug_lora_bias", "full") for n in sorted(rows) if n == base or n.startswith(base + "_seed")], ""]
-    (RESULTS / "adaptation_ablation.md").write_text("\n".join(text))
-    (RESULTS / "adaptation_ablation.json").write_text(json.dumps({"machine": machine, "runs": rows}, indent=1))
+def criterion_section(records: list[dict], picture: Path) -> list[str]:
+    """How well each 2D-only criterion tracks the true error, over every evaluation of every run."""
+    adapted = [r for r in records if r.get("history", {}).get("monitor_mpjpe_mm")]
+    if not adapted:
+        return []
+    evaluations = sum(len(r["history"]["monitor_mpjpe_mm"]) for r in adapted)
+    lines = ["## Choosing the step without target 3D", "",
+             f"Over {evaluations} evaluations (every {adapted[0]['adapt_config']['eval_every']} steps of "
+             f"{len(adapted)} runs), rank correlation of each criterion with the true MPJPE: across runs and steps, "
+             "and within runs (mean over runs). 'Selected' is the true MPJPE at the step the criterion picks, "
+             "against the last step and the best step (which needs 3D, so only a bound).", "",
+             "| criterion | Spearman, all | Spearman, within runs | selected mm | last step mm | best step mm |",
+             "|---|---|---|---|---|---|"]
+    names = ("reprojection", "spread", "bones", "tilt")
+    units = {"reprojection": "x1000, normalised image units", "spread": "mm", "bones": "mm", "tilt": "degrees"}
+    figure, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 4))
+    for axis, name in zip(axes, names):
+        runs = [r for r in adapted if r["history"].get(f"criterion_{name}")]
+        if not runs:
+            continue
+        values = np.concatenate([r["history"][f"criterion_{name}"] for r in runs])
+        truth = np.concatenate([r["history"]["monitor_mpjpe_mm"] for r in runs])
+        within = [rank_correlation(np.array(r["history"][f"criterion_{name}"]), np.array(r["history"]["monitor_mpjpe_mm"]))
+                  for r in runs]
+        picked = [r["history"]["monitor_mpjpe_mm"][int(np.argmin(r["history"][f"criterion_{name}"]))] for r in runs]
+        last = [r["history"]["monitor_mpjpe_mm"][-1] for r in runs]
+        best = [min(r["history"]["monitor_mpjpe_mm"]) for r in runs]
+        lines.append(f"| {name} ({len(runs)} runs) | {rank_correlation(values, truth):.2f} | {np.nanmean(within):.2f} | "
+                     f"{np.mean(picked):.1f} | {np.mean(last):.1f} | {np.mean(best):.1f} |")
+        for r in runs:
+            axis.plot(r["history"][f"criterion_{name}"], r["history"]["monitor_mpjpe_mm"], ".-", alpha=0.5)
+        axis.set_xlabel(f"criterion: {name} ({units[name]})")
+        axis.set_ylabel("true MPJPE on the scored views (mm)")
+        axis.grid(alpha=0.3)
+    figure.suptitle("2D-only criteria against the true error, every evaluation of every adapted run")
+    figure.tight_layout()
+    figure.savefig(picture, dpi=90)
+    plt.close(figure)
+    return lines + ["", f"Picture: {picture.name}.", ""]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--part", choices=("val", "test"), required=True)
+    parser.add_argument("--rigs", nargs="*", choices=RIGS, default=list(RIGS))
+    parser.add_argument("--rows", nargs="*", choices=ROWS, default=list(ROWS))
+    parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, default=AdaptConfig.steps)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--only", nargs="*", choices=sorted(EXPERIMENTS), help="run only these (default: all)")
-    parser.add_argument("--seed", type=int, default=0, help="adaptation seed (non-zero seeds are saved as <name>_seed<N>)")
+    parser.add_argument("--summary-only", action="store_true", help="only rewrite the tables from saved runs")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    machine = f"{platform.processor() or platform.machine()}, {args.threads} CPU threads, torch {torch.__version__}"
-    for name in args.only or EXPERIMENTS:
-        run(name, args.steps, args.lr, args.batch, args.seed)
-        write_tables(machine)
+    machine = f"{platform.processor() or platform.machine()}, {args.threads} CPU thread(s), torch {torch.__version__}"
+    out_dir = RESULTS / f"adaptation_{args.part}"
+    config = {"steps": args.steps}
+    if not args.summary_only:
+        for rig in args.rigs:
+            for row in args.rows:
+                for seed in (args.seeds if row in ADAPTED else [0]):
+                    if not (out_dir / f"{rig}_{row}_seed{seed}.json").is_file():
+                        run(rig, row, seed, args.part, config, out_dir)
+    summarize(out_dir, args.part, machine, config)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,12 @@
     .venv/bin/python benchmarks/lifter_accuracy.py --part val    # every choice is made on this
     .venv/bin/python benchmarks/lifter_accuracy.py --part test   # the final table, once
 
-Models (benchmarks/train_source_models.sh): runs/<rig>_<kind>/best.pt for kind = diffusion (the
-lifter), regression (the same denoiser as a deterministic regressor) and mlp (single frame), each
-checkpoint chosen on the validation subject. Each is scored on the `part` subjects through the
-studio, robot, randomised and portrait rigs at H=1 (K=1, the deployment setting); the diffusion
-lifter also at H=3 with its uncertainty calibrated on the validation views of its training rig.
+Models (benchmarks/train_source_models.sh, `MODELS` below): the diffusion lifter (pose-token
+denoiser), the same denoiser as a deterministic regressor, the single-frame MLP, and the previous
+MixSTE-style (joint-token) lifter, each checkpoint chosen on the validation subject. Each is scored
+on the `part` subjects through the studio, robot, randomised and portrait rigs at H=1 (K=1, the
+deployment setting); diffusion lifters also at H=3 with their uncertainty calibrated on the
+validation views of their training rig.
 Root-relative mm; in-view / truncated = frames where the whole body is / is not in the image.
 Writes benchmarks/results/lifter_accuracy_<part>.{json,md}.
 """
@@ -28,7 +29,12 @@ RESULTS = Path(__file__).with_name("results")
 RUNS = Path(__file__).resolve().parents[1] / "runs"
 TEST_RIGS = ("studio", "robot", "randomized", "portrait")
 KINDS = {"diffusion": "diffusion lifter", "regression": "same denoiser, deterministic (control)",
-         "mlp": "single-frame MLP (control)"}
+         "mlp": "single-frame MLP (control)", "mixste": "MixSTE-style diffusion lifter (previous default)"}
+MODELS = [  # (trained through rig, kind, run directory under runs/)
+    ("randomized", "diffusion", "pose_randomized"), ("randomized", "regression", "pose_regression"),
+    ("randomized", "mlp", "randomized_mlp"), ("randomized", "mixste", "randomized_diffusion"),
+    ("studio", "diffusion", "pose_studio"), ("studio", "mlp", "studio_mlp"), ("robot", "mlp", "robot_mlp"),
+]
 
 
 def main() -> None:
@@ -39,13 +45,14 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rows = []
-    for path in sorted(RUNS.glob("*_*/best.pt")):
-        train_rig, kind = path.parent.name.rsplit("_", 1)
-        if kind not in KINDS or train_rig not in TEST_RIGS:      # e.g. runs/sweep_*: size sweep points
+    for train_rig, kind, run in MODELS:
+        path = RUNS / run / "best.pt"
+        if not path.is_file():
+            print(f"skipping {path}: not trained (benchmarks/train_source_models.sh)")
             continue
         model, meta = checkpoint.load(path)
         settings = [(1, None)]
-        if kind == "diffusion":
+        if kind in ("diffusion", "mixste"):
             settings.append((3, fit_uncertainty(model, views(f"{train_rig}_val"), 3, f"{train_rig}_val")))
         for rig in args.rigs:
             data = views(f"{rig}_{args.part}")

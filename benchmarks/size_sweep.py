@@ -51,7 +51,8 @@ def label(config, run: Path) -> str:
     if config.architecture == "mlp":
         return f"{run.name}: MLP (control) F=1 C={config.width} L={config.depth}"
     kind = "diffusion" if config.objective == "diffusion" else "regression (control)"
-    return f"{run.name}: {kind} F={config.frames} C={config.width} L={config.depth} dropout {config.dropout}"
+    tokens = "pose tokens" if config.architecture == "pose_tokens" else "joint tokens"
+    return f"{run.name}: {kind}, {tokens} F={config.frames} C={config.width} L={config.depth} dropout {config.dropout}"
 
 
 def main() -> None:

@@ -3,8 +3,8 @@
 Subjects: training cmu_01, hdm_bk; validation hdm_bd (every choice: size, steps, checkpoint,
 normalisation, uncertainty calibration); test cmu_03, hdm_dg (touched only for the final tables).
 A split is '<rig>_<part>', e.g. 'robot_val'; rigs are adaptation/rigs/*.yaml. 2D has
-detector-like noise (1% of the person's height). The adaptation benchmark's robot target is split
-by mocap sequence: even sequences give 2D for adapting, odd ones are scored.
+detector-like noise (1% of the person's height). The adaptation benchmark's targets are split by
+mocap sequence: even sequences give 2D for adapting, odd ones are scored (`target_split`).
 """
 from __future__ import annotations
 
@@ -42,9 +42,9 @@ def mocap_sequence(sequence_name: str) -> str:
     return sequence_name.rsplit("/", 1)[0]
 
 
-def robot_target_split(part: str = "test") -> tuple[CameraViews, CameraViews]:
-    """(adapt: 2D only, score: labelled) robot views of the `part` subjects, split by mocap sequence."""
-    target = views(f"robot_{part}")
+def target_split(rig: str, part: str = "test") -> tuple[CameraViews, CameraViews]:
+    """(adapt: 2D only, score: labelled) views of the `part` subjects through `rig`, split by mocap sequence."""
+    target = views(f"{rig}_{part}")
     names = sorted({mocap_sequence(s.name) for s in target.sequences})
     adapt_names = set(names[0::2])
     adapt = target.select(lambda s: mocap_sequence(s.name) in adapt_names).without_labels()

@@ -21,10 +21,14 @@ MLP=(--model.architecture mlp --model.objective regression --model.frames 1 --mo
 POSE=(--model.architecture pose_tokens --model.frames 9 --model.width 512 --model.depth 2 --model.heads 8
       --model.mlp_ratio 1 --model.dropout 0.1 --batch_size 32 --steps 12000 --eval_every 1000 --threads 1)
 case $job in
-  pose-diffusion|pose-regression)  # the pose-token denoiser and its deterministic twin, randomised cameras
+  pose-regression)                 # the pose-token denoiser's deterministic twin, randomised cameras
     splits randomized_train randomized_val
     $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
-      --out_dir runs/pose_${job#pose-} --deployed_fraction 0.9 --model.objective ${job#pose-} "${POSE[@]}" "$@" ;;
+      --out_dir runs/pose_regression --model.objective regression "${POSE[@]}" "$@" ;;
+  pose-*)                          # the pose-token diffusion lifter on one rig: pose-randomized (the default),
+    rig=${job#pose-}; splits ${rig}_train ${rig}_val   # pose-studio (adaptation source), pose-<target rig> (oracles)
+    $BIN/train --train_views $DATA/${rig}_train.npz --val_views $DATA/${rig}_val.npz \
+      --out_dir runs/pose_${rig} --deployed_fraction 0.9 "${POSE[@]}" "$@" ;;
   diffusion)                       # the lifter (the shipped default), randomised cameras, 5000 steps, 90% of
     splits randomized_train randomized_val          # each batch on the deployed K=1 path (chosen on validation)
     $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \

@@ -166,6 +166,18 @@ def test_a_bag_with_tf_static_gives_the_mount_the_source_is_viewed_through(base_
     assert report["history"]["mount_augmentation"] is True
 
 
+def test_without_tf_static_the_mount_is_estimated_from_the_2d_and_logged(base_model, source_views, tmp_path, capsys):
+    from fixtures import MOCAP
+    from adaptation.views import load_mocap
+    people = {"cmu_03": load_mocap(MOCAP)["cmu_03"]}         # 2522 frames of varied motion, seen by two cameras
+    target = render(people, Rig.load("head_camera"), seed=2, noise=0.01).without_labels().save(tmp_path / "t.npz")
+    out = tmp_path / "adapted"
+    assert adapt_main(["--views", str(target)] + quick(base_model, source_views, out)) == 0
+    assert "camera mount from estimated: height" in capsys.readouterr().out
+    mount = json.loads((out / "model.json").read_text())["camera_mount"]
+    assert mount["source"] == "estimated" and abs(mount["pitch_deg"] - 30.0) < 3 and abs(mount["height_m"] - 1.9) < 0.3
+
+
 @pytest.mark.parametrize("case, message", [
     ("nonsense", "camera mount pitch_deg must be within (-89, 89) degrees, got 95.0"),
     ("contradicts_tf", "contradictory camera mount: --mount and /tf_static base_footprint -> camera_optical_frame disagree (pitch 40.0 vs 5.0 deg)"),
@@ -202,6 +214,30 @@ def test_target_3d_labels_never_reach_the_adapted_weights(base_model, source_vie
     base, _ = checkpoint.load(base_model / "lifter.pt")
     assert any(not torch.equal(weights[0][k], v) for k, v in base.state_dict().items())   # it did adapt
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_adaptation_reduces_a_synthetic_camera_shift(tmp_path):
+    """A lifter trained on studio views (1.5 m, level) meets a head camera (1.9 m, 30 deg down, wide
+    lens): adapting from its 2D and its mount must cut the error there by a fifth at least."""
+    from adaptation.evaluate import evaluate
+    from adaptation.mount import CameraMount
+    from adaptation.train import main as train_main
+    mocap = small_mocap(300)
+    source = render(mocap, Rig.load("studio"), seed=0, noise=0.01)
+    assert train_main(["--train_views", str(source.save(tmp_path / "studio.npz")), "--out_dir", str(tmp_path / "run"),
+                       "--steps", "300", "--batch_size", "16", "--eval_every", "300", "--seed", "0",
+                       "--model.architecture", "pose_tokens", "--model.width", "128", "--model.depth", "1",
+                       "--model.heads", "2"]) == 0
+    target = render(mocap, Rig.load("head_camera"), seed=1, noise=0.01)
+    model, _ = checkpoint.load(tmp_path / "run" / "final.pt")
+    before = evaluate(model, target)["overall"]["mpjpe_mm"]
+    rig = Rig.load("head_camera")
+    adapted, _ = adapt(model, source, target.without_labels(),
+                       AdaptConfig(steps=100, batch_size=16, eval_every=100, select_by="last", device="cpu"),
+                       mount=CameraMount(rig.height_m, rig.pitch_deg, rig.roll_deg, "rig"),
+                       source_mocap=[clip for subject in mocap.values() for clip in subject.values()])
+    after = evaluate(adapted, target)["overall"]["mpjpe_mm"]
+    assert after < 0.8 * before, (before, after)
 
 
 def empty_frames(count=6):
