@@ -1,7 +1,7 @@
 """The `lift` node: camera images -> metric 3D skeletons (posynda_msgs/Skeleton3DArray) + RViz markers.
 
-Subscribes `image` (sensor_msgs/Image, or CompressedImage with compressed:=true) and
-`camera_info`; publishes `skeletons`, `skeleton_markers` and /diagnostics. Images are decoded
+Subscribes `image` (sensor_msgs/Image; with compressed:=true sensor_msgs/CompressedImage on
+`<image>/compressed`, as image_transport names it, after remapping) and `camera_info`; publishes `skeletons`, `skeleton_markers` and /diagnostics. Images are decoded
 and lifted on a worker thread that always takes the newest image: when the node is busy, older
 images are dropped (and counted), never queued. Bad input is logged (throttled), counted and
 skipped; the node keeps running and never publishes a wrong skeleton.
@@ -16,13 +16,15 @@ from collections import deque
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 from posynda_msgs.msg import Skeleton3DArray
 
 from adaptation.camera import Intrinsics
-from adaptation.runtime import open_backend
+from adaptation.runtime import PREFERENCE, open_backend
 from posynda_ros.images import ImageError, to_rgb
 from posynda_ros.messages import array_message, marker_array, stamp_seconds
 from posynda_ros.pipeline import STAGES, LiftPipeline
@@ -36,40 +38,56 @@ PARAMETERS = {
     "window_mode": "causal",         # causal (newest frame, no delay) | centered (F/2 frames late)
     "max_gap_s": 0.5,                # a larger gap between images resets the person's window
     "min_detection_score": 0.5,
-    "compressed": False,             # subscribe sensor_msgs/CompressedImage instead of Image
+    "compressed": False,             # subscribe sensor_msgs/CompressedImage on <image>/compressed instead
     "image_reliability": "best_effort",
     "image_queue_depth": 2,
     "publish_markers": True,
     "no_image_warning_s": 3.0,
 }
+RANGES = {   # name: (low, high) - declared as descriptor ranges, checked at start-up
+    "threads": (1, 64), "hypotheses": (1, 16), "image_queue_depth": (1, 100),
+    "max_gap_s": (0.0, 10.0), "min_detection_score": (0.0, 1.0), "no_image_warning_s": (0.1, 3600.0),
+}
+CHOICES = {"backend": ("auto", *PREFERENCE), "window_mode": ("causal", "centered"),
+           "image_reliability": ("best_effort", "reliable")}
+
+
+def descriptor(name: str) -> ParameterDescriptor:
+    """What `ros2 param describe` shows: the comment above, the range or the choices."""
+    result = ParameterDescriptor(name=name, read_only=True)   # read at start-up only
+    if name in RANGES:
+        low, high = RANGES[name]
+        if isinstance(low, int):
+            result.integer_range = [IntegerRange(from_value=low, to_value=high, step=1)]
+        else:
+            result.floating_point_range = [FloatingPointRange(from_value=low, to_value=high, step=0.0)]
+    if name in CHOICES:
+        result.additional_constraints = "one of: " + ", ".join(CHOICES[name])
+    return result
 
 
 class LiftNode(Node):
     def __init__(self) -> None:
         super().__init__("posynda_lift")
-        for name, default in PARAMETERS.items():
-            self.declare_parameter(name, default)
-        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        p, problems = self.declare_checked_parameters()
         self.params = p
         self.skeleton_pub = self.create_publisher(Skeleton3DArray, "skeletons", OUTPUT_QOS)
         self.marker_pub = self.create_publisher(MarkerArray, "skeleton_markers", OUTPUT_QOS)
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", OUTPUT_QOS)
-        image_type = CompressedImage if p["compressed"] else Image
+        image_type, image_topic = Image, "image"
+        if p["compressed"]:   # image_transport's naming: the remapped base topic + /compressed
+            image_type, image_topic = CompressedImage, self.resolve_topic_name("image") + "/compressed"
         qos = input_qos(p["image_reliability"], p["image_queue_depth"])
-        self.image_topic = self.create_subscription(image_type, "image", self.on_image, qos).topic_name
+        self.image_topic = self.create_subscription(image_type, image_topic, self.on_image, qos).topic_name
         self.info_topic = self.create_subscription(CameraInfo, "camera_info", self.on_camera_info, qos).topic_name
 
         self.pipeline: LiftPipeline | None = None
         self.model_error = ""
-        try:
-            backend = open_backend(p["model_dir"] or None, p["backend"], threads=p["threads"])
-            self.pipeline = LiftPipeline(backend, p["hypotheses"], p["window_mode"], p["max_gap_s"],
-                                         p["min_detection_score"])
-            self.get_logger().info(f"lifter {backend.model_id} on {backend.name}, window {backend.frames} "
-                                   f"frames ({p['window_mode']}), {p['hypotheses']} hypotheses")
-        except Exception as error:  # noqa: BLE001 - any failure here must leave a running, reporting node
-            self.model_error = f"model failed to load: {error}"
+        if problems:     # named, logged once; the node keeps running and reports it in /diagnostics
+            self.model_error = "bad parameters: " + "; ".join(problems)
             self.get_logger().error(self.model_error + " - the node keeps running and publishes no skeletons")
+        else:
+            self.load_model(p)
 
         self.intrinsics: Intrinsics | None = None
         self.camera_frame = ""
@@ -87,6 +105,32 @@ class LiftNode(Node):
         self.worker = threading.Thread(target=self.work, daemon=True)
         self.worker.start()
         self.create_timer(1.0, self.publish_diagnostics)
+
+    def declare_checked_parameters(self) -> tuple[dict, list[str]]:
+        """Declare every parameter with its descriptor; a value out of range or not among the choices
+        is named in `problems` and replaced by its default (so the node can still come up and report)."""
+        values, problems = {}, []
+        for name, default in PARAMETERS.items():
+            try:
+                values[name] = self.declare_parameter(name, default, descriptor(name)).value
+            except (InvalidParameterValueException, InvalidParameterTypeException) as error:
+                problems.append(f"{name}: {error}")
+                values[name] = self.declare_parameter(name, default, descriptor(name), ignore_override=True).value
+            if name in CHOICES and values[name] not in CHOICES[name]:
+                problems.append(f"{name} must be one of {', '.join(CHOICES[name])}, got {values[name]!r}")
+                values[name] = default
+        return values, problems
+
+    def load_model(self, p: dict) -> None:
+        try:
+            backend = open_backend(p["model_dir"] or None, p["backend"], threads=p["threads"])
+            self.pipeline = LiftPipeline(backend, p["hypotheses"], p["window_mode"], p["max_gap_s"],
+                                         p["min_detection_score"])
+            self.get_logger().info(f"lifter {backend.model_id} on {backend.name}, window {backend.frames} "
+                                   f"frames ({p['window_mode']}), {p['hypotheses']} hypotheses")
+        except Exception as error:  # noqa: BLE001 - any failure here must leave a running, reporting node
+            self.model_error = f"model failed to load: {error}"
+            self.get_logger().error(self.model_error + " - the node keeps running and publishes no skeletons")
 
     # --- input -------------------------------------------------------------------------------
     def on_camera_info(self, msg: CameraInfo) -> None:
@@ -196,9 +240,15 @@ class LiftNode(Node):
         super().destroy_node()
 
 
+CAMERA_TRANSPORT_FLAG = "--camera-transport"
+
+
 def main(argv: list[str] | None = None) -> int:
-    use_camera_transport()   # before rclpy.init: Fast DDS reads it when the participant is created
-    rclpy.init(args=sys.argv if argv is None else argv)
+    argv = list(sys.argv if argv is None else argv)
+    if CAMERA_TRANSPORT_FLAG in argv:   # opt-in: before rclpy.init, Fast DDS reads it when the participant is created
+        argv.remove(CAMERA_TRANSPORT_FLAG)
+        use_camera_transport()
+    rclpy.init(args=argv)
     node = LiftNode()
     try:
         rclpy.spin(node)

@@ -19,7 +19,7 @@ def test_launch_file_declares_the_documented_arguments_and_names_a_real_executab
     tree = ast.parse(LAUNCH.read_text())
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") in ("DeclareLaunchArgument", "Node")]
     declared = {c.args[0].value for c in calls if c.func.id == "DeclareLaunchArgument"}
-    assert declared == {"image", "camera_info", "params_file", "rviz", "namespace"}
+    assert declared == {"image", "camera_info", "params_file", "rviz", "namespace", "camera_transport"}
     executables = {kw.value.value for c in calls if c.func.id == "Node" for kw in c.keywords if kw.arg == "executable"}
     setup = (REPO / "setup.py").read_text()
     assert "lift" in executables and re.search(r'"lift": "posynda_ros\.lift_node:main"', setup)
@@ -29,7 +29,7 @@ def test_launch_file_declares_the_documented_arguments_and_names_a_real_executab
 
 
 def test_parameter_file_sets_only_parameters_the_node_declares_with_matching_types():
-    params = yaml.safe_load((REPO / "config" / "lift.yaml").read_text())["posynda_lift"]["ros__parameters"]
+    params = yaml.safe_load((REPO / "config" / "lift.yaml").read_text())["/**"]["ros__parameters"]
     assert set(params) == set(PARAMETERS)
     for name, value in params.items():
         assert type(value) is type(PARAMETERS[name]), name

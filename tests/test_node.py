@@ -174,3 +174,72 @@ def test_a_model_that_fails_to_load_is_reported_and_the_node_keeps_running(ros, 
         output = stop_peer(node)
         harness.node.destroy_node()
     assert output.count("model failed to load") == 1, "logged clearly once"
+
+
+def test_compressed_input_is_read_from_the_image_transport_topic(ros):
+    """compressed:=true subscribes <image>/compressed after remapping, as image_transport names it."""
+    import cv2
+    from sensor_msgs.msg import CompressedImage
+    node = start_node("compressed:=true")
+    harness = Harness("node_test_compressed")
+    jpegs = harness.node.create_publisher(CompressedImage, "/cam/image/compressed", input_qos("reliable", 10))
+    try:
+        assert spin_until(harness.node, lambda: jpegs.get_subscription_count() > 0, 60), "nobody on /cam/image/compressed"
+        assert harness.images.get_subscription_count() == 0, "the raw topic must not be subscribed"
+        harness.infos.publish(camera_info_message(0.0))
+        rgb = read_frames(1, start=8)[0]
+        message = CompressedImage(format="jpeg", data=cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))[1].tobytes())
+        message.header = image_message(rgb, 200.0).header
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any(a.skeletons for a in harness.skeletons):
+            harness.infos.publish(camera_info_message(200.0))
+            jpegs.publish(message)
+            spin_until(harness.node, lambda: any(a.skeletons for a in harness.skeletons), 0.5)
+    finally:
+        node.terminate()
+        output = stop_peer(node)
+        harness.node.destroy_node()
+    assert any(a.skeletons for a in harness.skeletons), output[-3000:]
+
+
+def test_two_nodes_in_two_namespaces_each_publish_their_own_skeletons(ros, tmp_path):
+    """One `/**` parameter file for both; each node's topics live under its namespace."""
+    params = tmp_path / "lift.yaml"
+    params.write_text("/**:\n  ros__parameters:\n    hypotheses: 1\n    no_image_warning_s: 1.0\n")
+    nodes = [subprocess.Popen([sys.executable, "-m", "posynda_ros.lift_node", "--ros-args", "-r", f"__ns:=/{ns}",
+                               "--params-file", str(params), "-r", "image:=/cam/image", "-r", "camera_info:=/cam/camera_info"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for ns in ("robot1", "robot2")]
+    harness = Harness("node_test_namespaces")
+    received = {ns: [] for ns in ("robot1", "robot2")}
+    for ns, bucket in received.items():
+        harness.node.create_subscription(Skeleton3DArray, f"/{ns}/skeletons", bucket.append, OUTPUT_QOS)
+    try:
+        assert spin_until(harness.node, lambda: harness.images.get_subscription_count() >= 2, 60), "the nodes never came up"
+        rgb = read_frames(1, start=8)[0]
+        assert harness.send_until(image_message(rgb, 300.0), 300.0,
+                                  lambda: all(any(a.skeletons for a in b) for b in received.values()), timeout_s=30)
+    finally:
+        outputs = []
+        for node in nodes:
+            node.terminate()
+            outputs.append(stop_peer(node))
+        harness.node.destroy_node()
+    for output in outputs:
+        assert "1 hypotheses" in output, output[-2000:]            # the /** file reached both nodes
+    assert not harness.skeletons, "nothing on the un-namespaced /skeletons"
+
+
+def test_bad_parameters_are_named_and_the_node_keeps_running(ros):
+    node = start_node("hypotheses:=0", "window_mode:=sideways")
+    harness = Harness("node_test_bad_parameters")
+    try:
+        harness.wait_for_node()
+        assert spin_until(harness.node, lambda: harness.last_status()[1].level == DiagnosticStatus.ERROR, 5)
+        message = harness.last_status()[1].message
+        assert message.startswith("bad parameters: hypotheses") and "model failed to load" not in message
+        assert "window_mode must be one of causal, centered, got 'sideways'" in message
+        assert node.poll() is None
+    finally:
+        node.terminate()
+        stop_peer(node)
+        harness.node.destroy_node()
