@@ -1,6 +1,6 @@
 """Ship a trained lifter as the default model (adaptation/models/default).
 
-    .venv/bin/python benchmarks/ship_default.py runs/randomized_diffusion/best.pt --rig randomized
+    .venv/bin/python benchmarks/ship_default.py runs/pose_randomized/best.pt --rig randomized
 
 Fits the per-joint uncertainty on the validation views of the rig it was trained through (never
 on test data) for H = 1 and 3, exports lifter.pt + lifter.onnx (parity checked) + model.json

@@ -25,15 +25,16 @@ case $job in
     splits randomized_train randomized_val
     $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
       --out_dir runs/pose_regression --model.objective regression "${POSE[@]}" "$@" ;;
-  pose-*)                          # the pose-token diffusion lifter on one rig: pose-randomized (the default),
-    rig=${job#pose-}; splits ${rig}_train ${rig}_val   # pose-studio (adaptation source), pose-<target rig> (oracles)
+  pose-*)                          # the pose-token diffusion lifter on one rig: pose-randomized (the default,
+    rig=${job#pose-}; splits ${rig}_train ${rig}_val   # 12000 steps); pose-studio (adaptation source) and the
+                                   # oracles pose-low_robot, pose-head_camera were trained with --steps 10000
     $BIN/train --train_views $DATA/${rig}_train.npz --val_views $DATA/${rig}_val.npz \
       --out_dir runs/pose_${rig} --deployed_fraction 0.9 "${POSE[@]}" "$@" ;;
-  diffusion)                       # the lifter (the shipped default), randomised cameras, 5000 steps, 90% of
-    splits randomized_train randomized_val          # each batch on the deployed K=1 path (chosen on validation)
+  diffusion)                       # the previous default (MixSTE-style, joint tokens), randomised cameras, 5000
+    splits randomized_train randomized_val          # steps, 90% of each batch on the deployed K=1 path
     $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
       --out_dir runs/randomized_diffusion --steps 5000 --deployed_fraction 0.9 "${DENOISER[@]}" "$@" ;;
-  regression)                      # the deterministic control: same denoiser, data, steps
+  regression)                      # the previous default's deterministic twin: same denoiser, data, steps
     splits randomized_train randomized_val
     $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
       --out_dir runs/randomized_regression --steps 5000 --model.objective regression "${DENOISER[@]}" "$@" ;;
