@@ -93,15 +93,18 @@ def is_main_process() -> bool:
 
 
 def hold_out_for_criterion(views: CameraViews, fraction: float = 0.2) -> tuple[CameraViews, CameraViews]:
-    """(adapt on, score the criterion on): every 1/fraction-th sequence held out, or with a single
-    sequence its last `fraction` of frames."""
+    """(adapt on, score the criterion on): every 1/fraction-th sequence held out, or, with fewer
+    sequences than that, the last `fraction` of the first sequence's frames."""
     every = max(2, round(1 / fraction))
     if len(views.sequences) >= every:
         return (CameraViews([s for i, s in enumerate(views.sequences) if i % every != every - 1]),
                 CameraViews([s for i, s in enumerate(views.sequences) if i % every == every - 1]))
-    s = views.sequences[0]
-    cut_at = max(1, int(len(s.keypoints_2d) * (1 - fraction)))
-    part = lambda frames, tag: Sequence(s.name + tag, s.keypoints_2d[frames], s.confidence[frames], s.intrinsics, s.fps)
+    first = views.sequences[0]
+    cut_at = max(1, int(len(first.keypoints_2d) * (1 - fraction)))
+
+    def part(frames: slice, suffix: str) -> Sequence:
+        return Sequence(first.name + suffix, first.keypoints_2d[frames], first.confidence[frames], first.intrinsics, first.fps)
+
     return (CameraViews([part(slice(0, cut_at), "")] + views.sequences[1:]),
             CameraViews([part(slice(cut_at, None), "/criterion")]))
 

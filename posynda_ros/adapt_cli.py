@@ -84,7 +84,7 @@ def source_views_for(base_card: dict, seed: int) -> CameraViews:
     return render(load_mocap(BUNDLED_MOCAP), rig, seed=seed, noise=0.01)
 
 
-def resolve_mount(explicit: str | None, bags: list[Path], info_topic: str | None, base_frame: str | None,
+def resolve_mount(explicit: CameraMount | None, bags: list[Path], info_topic: str | None, base_frame: str | None,
                   target: CameraViews) -> CameraMount | None:
     """--mount, else /tf_static, else the estimate from the target 2D (None when that is impossible);
     an explicit mount that contradicts /tf_static, or one the 2D cannot have come from, is an error."""
@@ -92,7 +92,7 @@ def resolve_mount(explicit: str | None, bags: list[Path], info_topic: str | None
 
     tracks = [s.keypoints_2d for s in prepare(target.without_labels())]
     from_tf = read_camera_mount(bags, info_topic, base_frame) if bags else None
-    mount = CameraMount.parse(explicit) if explicit else from_tf
+    mount = explicit or from_tf
     if explicit and from_tf and (problem := mount.differs_from(from_tf)):
         raise ValueError(f"contradictory camera mount: --mount and {from_tf.source} disagree ({problem})")
     if mount is None:
@@ -145,13 +145,14 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError("give either bag paths or --views (not both, not neither)")
         if args.out.exists() and not args.overwrite:
             raise ValueError(f"{args.out} exists; pass --overwrite to replace it")
+        explicit_mount = CameraMount.parse(args.mount) if args.mount else None   # checked before the long work
         if distributed:
             import torch
             dist.init_process_group("nccl" if torch.cuda.is_available() and config.device != "cpu" else "gloo")
         started = time.time()
         target = CameraViews.load(args.views) if args.views else tracks_from_bags(args.bags, args.image_topic,
                                                                                   args.camera_info_topic)
-        mount = resolve_mount(args.mount, args.bags, args.camera_info_topic, args.base_frame, target)
+        mount = resolve_mount(explicit_mount, args.bags, args.camera_info_topic, args.base_frame, target)
         mocap = source_mocap(args.source_mocap, args.source_subjects) if mount and config.mount_augmentation else None
         base_path = args.base_model / "lifter.pt" if args.base_model.is_dir() else args.base_model
         student, base_meta = checkpoint.load(base_path)
