@@ -34,12 +34,12 @@ class LifterConfig:
     """Defaults = the shipped model's size, chosen on validation (benchmarks/results/size_sweep.md)."""
     frames: int = 9           # temporal window F
     joints: int = NUM_JOINTS
-    width: int = 64           # token width C (MLP: hidden width)
-    depth: int = 3            # number of spatial+temporal block pairs L (MLP: residual blocks)
-    heads: int = 4
-    mlp_ratio: float = 2.0
+    width: int = 512          # token width C (MLP: hidden width)
+    depth: int = 2            # number of spatial+temporal block pairs L (MLP: residual blocks)
+    heads: int = 8
+    mlp_ratio: float = 1.0    # hidden width of the attention blocks' MLP, x C
     dropout: float = 0.1
-    architecture: str = "mixste"     # mixste | pose_tokens | mlp (the single-frame control)
+    architecture: str = "pose_tokens"   # pose_tokens | mixste (joint tokens) | mlp (the single-frame control)
     objective: str = "diffusion"     # diffusion | regression (deterministic control)
     centre_2d: bool = True           # encode_keypoints; False feeds the raw 2D (benchmarks/normalisation.py)
 

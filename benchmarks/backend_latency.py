@@ -24,10 +24,10 @@ from adaptation.model import Denoiser, LifterConfig
 from adaptation.runtime import DEFAULT_MODEL_DIR, open_backend
 
 RESULTS = Path(__file__).with_name("results")
-PAPER_SIZE = LifterConfig(frames=243, width=512, depth=8, heads=8)
+PAPER_SIZE = LifterConfig(frames=243, width=512, depth=8, heads=8, mlp_ratio=2.0, architecture="mixste")
 # Sizes the default was chosen among (random weights: speed does not depend on them).
-CANDIDATES = {"F=81, C=64, L=3": LifterConfig(frames=81, width=64, depth=3, heads=4),
-              "F=27, C=128, L=4": LifterConfig(frames=27, width=128, depth=4, heads=8)}
+CANDIDATES = {"F=81, C=64, L=3": LifterConfig(frames=81, width=64, depth=3, heads=4, mlp_ratio=2.0, architecture="mixste"),
+              "F=27, C=128, L=4": LifterConfig(frames=27, width=128, depth=4, heads=8, mlp_ratio=2.0, architecture="mixste")}
 
 
 def measure(backend, batch: int, seconds: float) -> dict:

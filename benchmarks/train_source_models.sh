@@ -13,7 +13,8 @@ splits() { (cd benchmarks && ../$BIN/python splits.py "$@" > /dev/null); }
 # Size chosen on the validation curve (benchmarks/results/size_sweep.md): F=9 beat F=27 at equal training time.
 # Dropout 0.1: without it both denoisers overfit the two training subjects (validation best at step 4500
 # and rising while the training loss kept falling; runs dropout0-*).
-DENOISER=(--model.frames 9 --model.width 64 --model.depth 3 --model.heads 4 --model.dropout 0.1 --batch_size 64
+DENOISER=(--model.architecture mixste --model.frames 9 --model.width 64 --model.depth 3 --model.heads 4
+          --model.mlp_ratio 2 --model.dropout 0.1 --batch_size 64
           --eval_every 500 --threads 1)
 MLP=(--model.architecture mlp --model.objective regression --model.frames 1 --model.width 512 --model.depth 2
      --model.dropout 0.1 --batch_size 256 --steps 10000 --eval_every 500 --threads 1)

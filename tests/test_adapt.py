@@ -69,7 +69,7 @@ def test_reprojection_selection_picks_the_hypothesis_that_explains_the_2d():
 
 def test_lora_starts_as_the_source_model_trains_only_adapters_and_bias_and_merges_exactly():
     torch.manual_seed(0)
-    model = Denoiser(LifterConfig(frames=9, width=32, depth=2, heads=2)).eval()
+    model = Denoiser(LifterConfig(frames=9, width=32, depth=2, heads=2, architecture="mixste")).eval()
     inputs = (torch.randn(2, 9, 17, 2), torch.randn(2, 9, 17, 3), torch.tensor([999, 10]))
     before = model(*inputs)
     trainable = prepare_for_adaptation(model, lora_rank=4, train_bias=True)
@@ -89,7 +89,7 @@ def test_lora_starts_as_the_source_model_trains_only_adapters_and_bias_and_merge
 
 @pytest.fixture(scope="module")
 def base_model(tmp_path_factory):
-    model = Denoiser(LifterConfig(frames=9, width=32, depth=1, heads=2))
+    model = Denoiser(LifterConfig(frames=9, width=32, depth=1, heads=2, architecture="mixste"))
     return export_model_dir(model, tmp_path_factory.mktemp("base") / "model", source_rig="robot")
 
 

@@ -19,7 +19,7 @@ FRAMES = 9
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    model = Denoiser(LifterConfig(frames=FRAMES, width=32, depth=2, heads=2))
+    model = Denoiser(LifterConfig(frames=FRAMES, width=32, depth=2, heads=2, architecture="mixste"))
     return model, export_model_dir(model, tmp_path_factory.mktemp("model") / "tiny", k=2, command="test")
 
 

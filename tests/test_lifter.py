@@ -15,7 +15,7 @@ from adaptation.views import Rig, render
 
 from fixtures import small_mocap
 
-TINY = LifterConfig(frames=9, width=32, depth=1, heads=2)
+TINY = LifterConfig(frames=9, width=32, depth=1, heads=2, architecture="mixste")
 
 
 def test_denoiser_maps_windows_to_windows_and_adds_the_output_bias():
@@ -98,7 +98,7 @@ def test_damaged_checkpoints_are_reported_with_their_path(tmp_path):
 
 
 def test_brief_training_beats_a_constant_mean_pose(tmp_path):
-    """Fails if learning breaks: a tiny diffusion lifter, 150 steps, on views of other cameras."""
+    """Fails if learning breaks: a small diffusion lifter (the default architecture), 300 steps, on views of other cameras."""
     from adaptation.dataset import CameraViews
     from adaptation.evaluate import evaluate
     from adaptation.metrics import mpjpe
@@ -106,8 +106,8 @@ def test_brief_training_beats_a_constant_mean_pose(tmp_path):
     mocap = small_mocap(300)
     train_path = render(mocap, Rig.load("randomized"), seed=0, noise=0.01).save(tmp_path / "train.npz")
     test = render(mocap, Rig.load("randomized"), seed=1, noise=0.01)
-    assert train_main(["--train_views", str(train_path), "--out_dir", str(tmp_path / "run"), "--steps", "150",
-                       "--batch_size", "16", "--eval_every", "150", "--model.frames", "9", "--model.width", "32",
+    assert train_main(["--train_views", str(train_path), "--out_dir", str(tmp_path / "run"), "--steps", "300",
+                       "--batch_size", "16", "--eval_every", "300", "--model.frames", "9", "--model.width", "128",
                        "--model.depth", "1", "--model.heads", "2", "--seed", "0"]) == 0
     model, _ = checkpoint.load(tmp_path / "run" / "final.pt")
     learned = evaluate(model, test)["overall"]["mpjpe_mm"]
