@@ -56,13 +56,13 @@ class Backend:
         self.timings = Timings()
         self.uncertainty: list[UncertaintyCalibration] = []      # from model.json (one per H), set by open_backend
 
-    def lift(self, keypoints_2d: np.ndarray, noise: np.ndarray | None = None,
-             rng: np.random.Generator | None = None) -> np.ndarray:
+    def lift(self, keypoints_2d: np.ndarray, noise: np.ndarray | None = None) -> np.ndarray:
+        """(N, F, J, 2) normalised 2D windows and their starting noise (fresh when None) -> (N, F, J, 3)."""
         expected = (self.frames, NUM_JOINTS, 2)
         if keypoints_2d.ndim != 4 or keypoints_2d.shape[1:] != expected:
             raise ValueError(f"{self.name}: keypoints_2d must be (N, {self.frames}, {NUM_JOINTS}, 2), got {keypoints_2d.shape}")
         if noise is None:
-            noise = (rng or np.random.default_rng()).standard_normal((*keypoints_2d.shape[:-1], 3))
+            noise = np.random.default_rng().standard_normal((*keypoints_2d.shape[:-1], 3))
         started = time.perf_counter()
         out = self._run(keypoints_2d.astype(np.float32, copy=False), noise.astype(np.float32, copy=False))
         self.timings.add((time.perf_counter() - started) * 1000)
