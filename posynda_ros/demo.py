@@ -34,6 +34,13 @@ class Clip:
     fps: float
 
 
+def lifted(array) -> bool:
+    """The image had a person in it (a lost track's repeated estimate does not count)."""
+    from posynda_msgs.msg import Skeleton3D
+
+    return any(s.track_state != Skeleton3D.TRACK_LOST for s in array.skeletons)
+
+
 def load_clip(path: Path = CLIP, calibration: Path = CALIBRATION, scale: float = 0.5, limit: int | None = None) -> Clip:
     """The clip's frames resized by `scale`, with its calibration scaled alike."""
     calib = tomllib.loads(calibration.read_text())
@@ -153,7 +160,7 @@ def render_video(clip: Clip, stamps: list[int], received, out_dir: Path) -> tupl
     from adaptation.skeleton import BONES
     from posynda_ros.messages import from_message, stamp_nanoseconds
 
-    by_stamp = {stamp_nanoseconds(m.header): m for _, m in received if m.skeletons}
+    by_stamp = {stamp_nanoseconds(m.header): m for _, m in received if lifted(m)}
     figure = plt.figure(figsize=(4, 4), dpi=100)
     video_path = out_dir / "skeletons.mp4"
     writer = None
@@ -219,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         node_output = node_process.communicate(timeout=10)[0]
         node.destroy_node()
         rclpy.shutdown()
-    with_people = sum(1 for _, m in player.received if m.skeletons)
+    with_people = sum(1 for _, m in player.received if lifted(m))
     if not with_people:
         print("demo: error: the node published no skeleton; its log:\n" + node_output[-3000:], file=sys.stderr)
         return 1

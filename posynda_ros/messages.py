@@ -97,11 +97,14 @@ def array_message(header: Header, model_id: str, estimates: list[SkeletonEstimat
 def marker_array(header: Header, estimates: list[SkeletonEstimate], lifetime_s: float = 0.5) -> MarkerArray:
     """RViz markers: DELETEALL, then per person a SPHERE_LIST of joints and a LINE_LIST of bones.
 
-    Joints or bones with non-finite coordinates are skipped, so RViz never receives NaN.
+    Joints or bones with non-finite coordinates are skipped, so RViz never receives NaN; people whose
+    track was lost are not drawn.
     """
     markers = [Marker(header=header, action=Marker.DELETEALL)]
     lifetime = Duration(sec=int(lifetime_s), nanosec=int((lifetime_s % 1) * 1e9))
     for index, estimate in enumerate(estimates):
+        if estimate.track_state == Skeleton3D.TRACK_LOST:
+            continue
         points = estimate.positions_m
         finite = np.isfinite(points).all(axis=1)
         hue = [(0.1, 0.8, 0.3), (0.2, 0.5, 1.0), (1.0, 0.6, 0.1), (0.9, 0.2, 0.7)][estimate.track_id % 4]

@@ -4,6 +4,7 @@
     normalise -> One-Euro smoothed -> window (F frames) -> lifter backend (H hypotheses) ->
     root-relative 3D -> root from 2D + intrinsics -> estimate
 
+When the person is no longer detected, their last estimate is repeated once with TRACK_LOST.
 Steady output: the starting noise of the H hypotheses is drawn once per track and reused for
 every window of it (fresh noise every frame made the output jitter). The published uncertainty
 is the model's calibration (adaptation.uncertainty) applied to the hypotheses' spread.
@@ -11,7 +12,7 @@ is the model's calibration (adaptation.uncertainty) applied to the hypotheses' s
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -49,6 +50,7 @@ class LiftPipeline:
         self.noise: tuple[int, np.ndarray] | None = None      # (track id, (H, F, J, 3)) for the current track
         self.keypoint_filter = KeypointFilter()
         self.repairs = {"facing": 0}
+        self.last_estimate: SkeletonEstimate | None = None    # repeated once as TRACK_LOST when the person goes
 
     def close(self) -> None:
         self.detector.close()
@@ -62,7 +64,10 @@ class LiftPipeline:
         if detection is None:
             self.window.reset()
             self.keypoint_filter.reset()
-            return PipelineResult([], context, timings)
+            lost, self.last_estimate = self.last_estimate, None
+            if lost is None:
+                return PipelineResult([], context, timings)
+            return PipelineResult([replace(lost, track_state=Skeleton3D.TRACK_LOST)], context, timings)
         # Facing check only: continuity was measured to break more labels than it mends (handedness.py).
         keypoints_px, confidence, fired = repair(detection.keypoints_px, detection.confidence,
                                                  detection.back_turned, previous_px=None)
@@ -83,7 +88,7 @@ class LiftPipeline:
         started = time.perf_counter()
         frame = frames[index]
         frame_context, frame_intrinsics, score = frame.context
-        estimate = self._place(hypotheses, frame, frame_intrinsics, score)
+        estimate = self.last_estimate = self._place(hypotheses, frame, frame_intrinsics, score)
         timings["place"] = (time.perf_counter() - started) * 1000
         return PipelineResult([estimate], frame_context, timings)
 

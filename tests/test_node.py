@@ -145,7 +145,12 @@ def test_bad_input_is_logged_counted_and_skipped_while_the_node_keeps_running(ro
         blank = np.full_like(good, 127)
         harness.send(image_message(blank, 204.0), 204.0, settle_s=1.0)
         assert spin_until(harness.node, lambda: len(harness.skeletons) >= 1, 5)
-        assert harness.skeletons[-1].skeletons == [], "nobody in view: an empty array"
+        assert all(s.track_state == Skeleton3D.TRACK_LOST for s in harness.skeletons[-1].skeletons), \
+            "nobody in view: at most the last person, reported lost"
+        count = len(harness.skeletons)
+        harness.send(image_message(blank, 204.1), 204.1, settle_s=1.0)
+        assert spin_until(harness.node, lambda: len(harness.skeletons) > count, 5)
+        assert harness.skeletons[-1].skeletons == [], "still nobody in view: an empty array"
 
         for seconds in (210.0, 210.1, 5.0, 5.1, 5.2):   # a bag loop: time goes backwards
             harness.send(image_message(good, seconds), seconds, settle_s=0.4)

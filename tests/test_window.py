@@ -41,3 +41,26 @@ def test_pipeline_keeps_one_noise_draw_per_track():
         assert not np.array_equal(pipeline._track_noise(), first)
     finally:
         pipeline.close()
+
+
+def test_a_person_who_leaves_is_reported_once_as_track_lost():
+    """Real frames of the bundled clip, then an empty image: the last estimate comes back once with TRACK_LOST."""
+    from posynda_msgs.msg import Skeleton3D
+
+    from adaptation.camera import Intrinsics
+    from adaptation.runtime import open_backend
+    from posynda_ros.pipeline import LiftPipeline
+    from video import CENTRE, FOCAL, SIZE, read_frames
+    camera = Intrinsics(FOCAL, FOCAL, CENTRE[0], CENTRE[1], SIZE[0], SIZE[1])
+    pipeline = LiftPipeline(open_backend(preference="onnxruntime-cpu"), hypotheses=1)
+    try:
+        results = [pipeline.process(rgb, 10 + i / 15, camera) for i, rgb in enumerate(read_frames(12, start=4, step=2))]
+        seen = [r.estimates[0] for r in results if r.estimates]
+        assert len(seen) >= 8 and seen[-1].track_state == Skeleton3D.TRACK_CONFIRMED
+        empty = np.full((SIZE[1], SIZE[0], 3), 127, np.uint8)
+        lost = pipeline.process(empty, 11.0, camera).estimates
+        assert [e.track_state for e in lost] == [Skeleton3D.TRACK_LOST] and lost[0].track_id == seen[-1].track_id
+        np.testing.assert_array_equal(lost[0].positions_m, seen[-1].positions_m)
+        assert pipeline.process(empty, 11.1, camera).estimates == []        # once only
+    finally:
+        pipeline.close()
