@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from adaptation.augment import MocapClips, align_to_target, mounted_source, repose
 from adaptation.camera import project, solve_root
-from adaptation.clips import ClipSampler, cut, prepare, window_starts
+from adaptation.clips import ClipSampler, covering_windows, prepare
 from adaptation.dataset import CameraViews, Sequence
 from adaptation.diffusion import Sampler, sample_hypotheses
 from adaptation.lora import merge_lora, prepare_for_adaptation
@@ -141,16 +141,12 @@ def target_criteria(model: torch.nn.Module, windows: dict[str, torch.Tensor], hy
 
 def criterion_windows(views: CameraViews, frames: int, limit: int = 256, seed: int = 0) -> dict[str, torch.Tensor]:
     """Up to `limit` windows covering the held-out target sequences (2D, camera, confidence)."""
-    items: dict[str, list] = {"keypoints_2d": [], "confidence": [], "camera": []}
-    for s in prepare(views.without_labels()):
-        for start in window_starts(len(s.keypoints_2d), frames):
-            items["keypoints_2d"].append(cut(s.keypoints_2d, start, frames))
-            items["confidence"].append(cut(s.confidence, start, frames))
-            items["camera"].append(s.camera)
-    keep = np.arange(len(items["camera"]))
-    if len(keep) > limit:
-        keep = np.sort(np.random.default_rng(seed).choice(keep, size=limit, replace=False))
-    return {k: torch.from_numpy(np.stack([v[i] for i in keep])) for k, v in items.items()}
+    windows = covering_windows(prepare(views.without_labels()), frames, ("keypoints_2d", "confidence", "camera"))
+    count = len(windows["camera"])
+    if count <= limit:
+        return windows
+    keep = torch.from_numpy(np.sort(np.random.default_rng(seed).choice(count, size=limit, replace=False)))
+    return {k: v[keep] for k, v in windows.items()}
 
 
 def adapt(student: torch.nn.Module, source_views: CameraViews, target_views: CameraViews, config: AdaptConfig,

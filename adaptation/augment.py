@@ -20,30 +20,23 @@ import numpy as np
 import torch
 
 from adaptation.camera import project
-from adaptation.clips import cut
+from adaptation.clips import RandomWindows, cut
 from adaptation.mount import CameraMount
 from adaptation.skeleton import ROOT
 
 
-class MocapClips:
+class MocapClips(RandomWindows):
     """Random windows of world-frame mocap (y up, metres): the source of mount-aware augmentation."""
 
     def __init__(self, sequences: list[np.ndarray], frames: int, seed: int = 0):
         if not sequences:
             raise ValueError("no source mocap sequences")
+        super().__init__([len(s) for s in sequences], frames, seed)
         self.sequences = [s.astype(np.float32) for s in sequences]
-        self.frames = frames
-        lengths = np.array([len(s) for s in sequences], dtype=np.float64)
-        self.weights = lengths / lengths.sum()
-        self.rng = np.random.default_rng(seed)
 
     def sample(self, batch: int) -> torch.Tensor:
         """(B, F, J, 3) world-frame clips."""
-        clips = []
-        for index in self.rng.choice(len(self.sequences), size=batch, p=self.weights):
-            s = self.sequences[index]
-            clips.append(cut(s, int(self.rng.integers(0, max(1, len(s) - self.frames + 1))), self.frames))
-        return torch.from_numpy(np.stack(clips))
+        return torch.from_numpy(np.stack([cut(self.sequences[i], start, self.frames) for i, start in self.draw(batch)]))
 
 
 def mounted_source(world_clips: torch.Tensor, mount: CameraMount, generator: torch.Generator | None = None) -> torch.Tensor:

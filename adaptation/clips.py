@@ -53,25 +53,36 @@ def cut(array: np.ndarray, start: int, frames: int) -> np.ndarray:
     return piece
 
 
-class ClipSampler:
-    """Random windows from a list of sequences, each drawn with probability ~ its length."""
+class RandomWindows:
+    """Random F-frame windows over sequences of the given lengths, each sequence drawn with
+    probability ~ its length; `draw` gives (sequence index, start) pairs."""
+
+    def __init__(self, lengths: list[int], frames: int, seed: int = 0):
+        if not lengths:
+            raise ValueError("no sequences to draw windows from")
+        self.lengths = [int(n) for n in lengths]
+        self.frames = frames
+        total = np.array(self.lengths, dtype=np.float64)
+        self.weights = total / total.sum()
+        self.rng = np.random.default_rng(seed)
+
+    def draw(self, batch: int) -> list[tuple[int, int]]:
+        picks = self.rng.choice(len(self.lengths), size=batch, p=self.weights)
+        return [(int(i), int(self.rng.integers(0, max(1, self.lengths[i] - self.frames + 1)))) for i in picks]
+
+
+class ClipSampler(RandomWindows):
+    """Random windows of prepared camera-view sequences."""
 
     def __init__(self, sequences: list[SequenceArrays], frames: int, seed: int = 0):
-        if not sequences:
-            raise ValueError("no sequences to draw windows from")
+        super().__init__([len(s.keypoints_2d) for s in sequences], frames, seed)
         self.sequences = sequences
-        self.frames = frames
-        lengths = np.array([len(s.keypoints_2d) for s in sequences], dtype=np.float64)
-        self.weights = lengths / lengths.sum()
-        self.rng = np.random.default_rng(seed)
 
     def sample(self, batch: int) -> dict[str, torch.Tensor]:
         """keypoints_2d (B,F,J,2), confidence (B,F,J), camera (B,4) and, if labelled, pose_3d (B,F,J,3)."""
-        picks = self.rng.choice(len(self.sequences), size=batch, p=self.weights)
         items: dict[str, list] = {"keypoints_2d": [], "confidence": [], "camera": [], "pose_3d": []}
-        for index in picks:
+        for index, start in self.draw(batch):
             s = self.sequences[index]
-            start = int(self.rng.integers(0, max(1, len(s.keypoints_2d) - self.frames + 1)))
             items["keypoints_2d"].append(cut(s.keypoints_2d, start, self.frames))
             items["confidence"].append(cut(s.confidence, start, self.frames))
             items["camera"].append(s.camera)
@@ -80,13 +91,16 @@ class ClipSampler:
         return {k: torch.from_numpy(np.stack(v)) for k, v in items.items() if v}
 
 
-def covering_windows(sequences: list[SequenceArrays], frames: int) -> dict[str, torch.Tensor]:
-    """Every frame of every labelled sequence, in windows (window_starts): the whole validation split."""
-    items: dict[str, list] = {"keypoints_2d": [], "pose_3d": []}
+def covering_windows(sequences: list[SequenceArrays], frames: int,
+                     fields: tuple[str, ...] = ("keypoints_2d", "pose_3d")) -> dict[str, torch.Tensor]:
+    """Every frame of every sequence, in windows (window_starts), for the named SequenceArrays
+    fields (the per-sequence `camera` is repeated per window): e.g. the whole validation split."""
+    items: dict[str, list] = {field: [] for field in fields}
     for s in sequences:
         for start in window_starts(len(s.keypoints_2d), frames):
-            items["keypoints_2d"].append(cut(s.keypoints_2d, start, frames))
-            items["pose_3d"].append(cut(s.pose_3d, start, frames))
+            for field in fields:
+                value = getattr(s, field)
+                items[field].append(value if field == "camera" else cut(value, start, frames))
     return {k: torch.from_numpy(np.stack(v)) for k, v in items.items()}
 
 
