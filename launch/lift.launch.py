@@ -10,11 +10,11 @@ the whole process talks DDS.
 """
 import os
 import tempfile
+from pathlib import Path
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
-from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
@@ -22,16 +22,16 @@ MARKER_TOPIC = "/skeleton_markers"
 
 
 def namespaced_rviz(context, share: str):
-    """RViz with its config's marker topic moved under the launch namespace."""
+    """RViz (rviz:=true) with its config's marker topic moved under the launch namespace."""
+    if LaunchConfiguration("rviz").perform(context).lower() not in ("1", "true", "yes"):
+        return []
     namespace = LaunchConfiguration("namespace").perform(context).strip("/")
-    text = open(os.path.join(share, "rviz", "posynda.rviz")).read()
+    text = Path(share, "rviz", "posynda.rviz").read_text()
     if namespace:
         text = text.replace(f"Value: {MARKER_TOPIC}", f"Value: /{namespace}{MARKER_TOPIC}")
-    config = os.path.join(tempfile.mkdtemp(prefix="posynda_rviz_"), "posynda.rviz")
-    with open(config, "w") as file:
-        file.write(text)
-    return [Node(package="rviz2", executable="rviz2", namespace=namespace, arguments=["-d", config],
-                 condition=IfCondition(LaunchConfiguration("rviz")))]
+    config = Path(tempfile.mkdtemp(prefix="posynda_rviz_"), "posynda.rviz")
+    config.write_text(text)
+    return [Node(package="rviz2", executable="rviz2", namespace=namespace, arguments=["-d", str(config)])]
 
 
 def lift_node(context):
