@@ -22,7 +22,28 @@ import torch
 from adaptation.camera import project
 from adaptation.clips import RandomWindows, cut
 from adaptation.mount import CameraMount
-from adaptation.skeleton import ROOT
+from adaptation.skeleton import BONES, ROOT, SYMMETRIC_BONES, rescale_bones
+
+# Column of each right bone and of its left twin in BONES order (twins get one scale).
+_RIGHT_BONES = [BONES.index(right) for _, right in SYMMETRIC_BONES]
+_LEFT_BONES = [BONES.index(left) for left, _ in SYMMETRIC_BONES]
+
+
+def vary_proportions(batch: dict[str, torch.Tensor], amount: float) -> dict[str, torch.Tensor]:
+    """Source augmentation for unseen subjects: each window's bones are scaled by factors drawn from
+    U(1 - amount, 1 + amount) (a left bone and its right twin alike, every frame alike), the pelvis
+    stays where it was and the 2D is re-projected. The window's detector noise (its 2D minus the
+    clean projection of its 3D) is carried over, so only the person's proportions change. Needs the
+    windows' camera-frame pelvis (`root_3d`, from clips.ClipSampler on labelled views)."""
+    pose, root = batch["pose_3d"], batch["root_3d"][..., None, :]
+    scales = 1 + amount * (2 * torch.rand(pose.shape[0], len(BONES), device=pose.device) - 1)
+    scales[:, _RIGHT_BONES] = scales[:, _LEFT_BONES]
+    varied = rescale_bones(pose, scales[:, None])
+
+    def rays(relative: torch.Tensor) -> torch.Tensor:
+        return project(relative + root, 1.0, 0.0)
+
+    return {**batch, "pose_3d": varied, "keypoints_2d": batch["keypoints_2d"] - rays(pose) + rays(varied)}
 
 
 class MocapClips(RandomWindows):

@@ -13,7 +13,7 @@ import torch
 
 from adaptation.camera import lifter_keypoints
 from adaptation.dataset import CameraViews
-from adaptation.skeleton import root_relative
+from adaptation.skeleton import ROOT, root_relative
 
 
 @dataclass
@@ -22,16 +22,18 @@ class SequenceArrays:
     confidence: np.ndarray         # (T, J)
     camera: np.ndarray             # (4,) f_n x, f_n y, c_n x, c_n y
     pose_3d: np.ndarray | None     # (T, J, 3) root-relative metres, or None when unlabelled
+    root_3d: np.ndarray | None = None   # (T, 3) camera-frame pelvis, metres (labelled views)
 
 
 def prepare(views: CameraViews) -> list[SequenceArrays]:
     """Convert every sequence to normalised, undistorted, root-relative arrays."""
     out = []
     for s in views.sequences:
-        pose = None if s.keypoints_3d is None else root_relative(s.keypoints_3d.astype(np.float64))
+        labelled = s.keypoints_3d is not None
         out.append(SequenceArrays(lifter_keypoints(s.keypoints_2d, s.intrinsics).astype(np.float32),
                                   s.confidence.astype(np.float32), s.intrinsics.normalized().astype(np.float32),
-                                  None if pose is None else pose.astype(np.float32)))
+                                  root_relative(s.keypoints_3d.astype(np.float64)).astype(np.float32) if labelled else None,
+                                  s.keypoints_3d[:, ROOT].astype(np.float32) if labelled else None))
     return out
 
 
@@ -79,8 +81,9 @@ class ClipSampler(RandomWindows):
         self.sequences = sequences
 
     def sample(self, batch: int) -> dict[str, torch.Tensor]:
-        """keypoints_2d (B,F,J,2), confidence (B,F,J), camera (B,4) and, if labelled, pose_3d (B,F,J,3)."""
-        items: dict[str, list] = {"keypoints_2d": [], "confidence": [], "camera": [], "pose_3d": []}
+        """keypoints_2d (B,F,J,2), confidence (B,F,J), camera (B,4) and, if labelled, pose_3d (B,F,J,3)
+        and root_3d (B,F,3)."""
+        items: dict[str, list] = {"keypoints_2d": [], "confidence": [], "camera": [], "pose_3d": [], "root_3d": []}
         for index, start in self.draw(batch):
             s = self.sequences[index]
             items["keypoints_2d"].append(cut(s.keypoints_2d, start, self.frames))
@@ -88,6 +91,7 @@ class ClipSampler(RandomWindows):
             items["camera"].append(s.camera)
             if s.pose_3d is not None:
                 items["pose_3d"].append(cut(s.pose_3d, start, self.frames))
+                items["root_3d"].append(cut(s.root_3d, start, self.frames))
         return {k: torch.from_numpy(np.stack(v)) for k, v in items.items() if v}
 
 

@@ -77,3 +77,13 @@ def bone_lengths(pose: np.ndarray) -> np.ndarray:
     parents = [p for p, _ in BONES]
     children = [c for _, c in BONES]
     return np.linalg.norm(pose[..., children, :] - pose[..., parents, :], axis=-1)
+
+
+
+def rescale_bones(pose, scales):
+    """Poses (..., 17, 3) with each bone's length multiplied by `scales` (..., 16, in BONES order),
+    directions and root kept: a person of other proportions in the same posture. numpy or torch."""
+    out = pose * 0
+    for b, (parent, child) in enumerate(BONES):   # every parent precedes its children in BONES
+        out[..., child, :] = out[..., parent, :] + scales[..., b, None] * (pose[..., child, :] - pose[..., parent, :])
+    return out + pose[..., ROOT : ROOT + 1, :]

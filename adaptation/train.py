@@ -1,6 +1,6 @@
 """Source training of a lifter on labelled camera views (the `train` CLI).
 
-Each step: random windows, optional mirror augmentation, MPJPE loss (`lifter_loss`): a fraction
+Each step: random windows, optional mirror and bone-length augmentation, MPJPE loss (`lifter_loss`): a fraction
 of every batch (`deployed_fraction`) goes through the deployed K=1 sampler from pure noise, the
 rest is the denoising objective (a random diffusion step t, the root-relative 3D noised and
 predicted back). The controls
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from adaptation import checkpoint, diffusion
+from adaptation import augment, checkpoint, diffusion
 from adaptation.clips import ClipSampler, covering_windows, prepare
 from adaptation.dataset import CameraViews
 from adaptation.metrics import mpjpe
@@ -45,6 +45,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     warmup_steps: int = 100
     flip_augmentation: bool = True
+    bone_jitter: float = 0.0              # each window's bone lengths x U(1 -+ this), 2D re-projected (augment.vary_proportions)
     deployed_fraction: float = 0.9        # share of each batch trained through the deployed K=1 sampler (chosen on validation)
     eval_every: int = 500
     seed: int = 0
@@ -150,6 +151,8 @@ def train(config: TrainConfig, command: str = "") -> Path:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, step)
         batch = {k: v.to(device) for k, v in train_set.sample(config.batch_size).items()}
+        if config.bone_jitter > 0:
+            batch = augment.vary_proportions(batch, config.bone_jitter)
         loss = lifter_loss(model, batch, config.flip_augmentation, config.deployed_fraction)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -26,6 +26,11 @@ case $job in
     splits randomized_train randomized_val
     $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
       --out_dir runs/pose_regression --model.objective regression "${POSE[@]}" "$@" ;;
+  bones-diffusion|bones-regression)   # the default and its twin with bone-length augmentation (+-10% per bone)
+    splits randomized_train randomized_val
+    objective=${job#bones-}; [ $objective = diffusion ] && extra=(--deployed_fraction 0.9) || extra=(--model.objective regression)
+    $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
+      --out_dir runs/bones_${objective} --bone_jitter 0.1 "${extra[@]}" "${POSE[@]}" "$@" ;;
   pose-*)                          # the pose-token diffusion lifter on one rig: pose-randomized (the default,
     rig=${job#pose-}; splits ${rig}_train ${rig}_val   # 12000 steps); pose-studio (adaptation source) and the
                                    # oracles pose-low_robot, pose-head_camera were trained with --steps 10000
