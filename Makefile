@@ -7,27 +7,34 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements/constraints.txt
-MSG_BUILD := build/posynda_msgs
+PACKAGE_BUILD := build/posynda_ros
+# Sources whose appearance or removal needs a re-install (edits to existing files show at once:
+# the install links to them).
+PACKAGE_SOURCES := CMakeLists.txt package.xml setup.cfg $(wildcard msg/*.msg posynda_ros/*.py posynda_ros/*.xml \
+                   posynda_ros/media/* adaptation/*.py adaptation/rigs/* adaptation/models/*/* adaptation/data/* \
+                   launch/* config/* rviz/*)
 
 .PHONY: setup test demo colcon-check clean
 
-## setup: .venv with pinned packages, this package (editable) and the posynda_msgs messages.
-setup: $(VENV)/.msgs-built
+## setup: .venv with pinned packages, then this package built by cmake from CMakeLists.txt (as colcon
+## does) and installed into the venv: messages, Python packages linked to the sources, tools in .venv/bin.
+setup: $(VENV)/.package-installed
 
-$(VENV)/.packages-installed: requirements/venv.txt requirements/constraints.txt setup.py
+$(VENV)/.packages-installed: requirements/venv.txt requirements/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) -r requirements/venv.txt
-	$(PIP) --no-deps --no-build-isolation -e .
 	touch $@
 
-$(VENV)/.msgs-built: $(VENV)/.packages-installed msg/CMakeLists.txt msg/package.xml $(wildcard msg/msg/*.msg)
+$(VENV)/.package-installed: $(VENV)/.packages-installed $(PACKAGE_SOURCES)
+	$(BIN)/python -m pip uninstall --quiet --disable-pip-version-check -y posynda_ros posynda_msgs 2>/dev/null || true  # older setups
 	mkdir -p build
-	cmake -S msg -B $(MSG_BUILD) -DCMAKE_INSTALL_PREFIX=$(abspath $(VENV)) \
+	cmake -S . -B $(PACKAGE_BUILD) -DCMAKE_INSTALL_PREFIX=$(abspath $(VENV)) \
 	      -DCMAKE_PREFIX_PATH=$(abspath $(VENV)) -DPython3_EXECUTABLE=$(abspath $(BIN)/python) \
-	      -DBUILD_TESTING=OFF > $(MSG_BUILD).log 2>&1 || { cat $(MSG_BUILD).log; exit 1; }
-	cmake --build $(MSG_BUILD) -j2 >> $(MSG_BUILD).log 2>&1 || { cat $(MSG_BUILD).log; exit 1; }
-	cmake --install $(MSG_BUILD) >> $(MSG_BUILD).log 2>&1 || { cat $(MSG_BUILD).log; exit 1; }
-	$(BIN)/python -c "import posynda_msgs.msg, rclpy, mediapipe, torch, onnxruntime, rosbags"
+	      -DAMENT_CMAKE_SYMLINK_INSTALL=ON -DPOSYNDA_TOOLS_IN_BIN=ON \
+	      -DBUILD_TESTING=OFF > $(PACKAGE_BUILD).log 2>&1 || { cat $(PACKAGE_BUILD).log; exit 1; }
+	cmake --build $(PACKAGE_BUILD) -j2 >> $(PACKAGE_BUILD).log 2>&1 || { cat $(PACKAGE_BUILD).log; exit 1; }
+	cmake --install $(PACKAGE_BUILD) >> $(PACKAGE_BUILD).log 2>&1 || { cat $(PACKAGE_BUILD).log; exit 1; }
+	cd / && $(abspath $(BIN)/python) -c "import posynda_ros.msg, posynda_ros.lift_node, adaptation.model, rclpy, mediapipe, torch, onnxruntime, rosbags"
 	touch $@
 
 ## test: the whole suite in the venv (no GPU, no network).
@@ -38,14 +45,15 @@ test:
 demo:
 	$(BIN)/demo --out out/demo
 
-## colcon-check: prove `colcon build` builds both packages (colcon from PyPI, ROS 2 from the venv).
+## colcon-check: prove that a plain `colcon build` of a workspace with this repo in src/ builds the package
+## (colcon from PyPI, ROS 2 from the venv) and that its tools, messages and launch files are installed.
 colcon-check:
 	test -x build/colcon/bin/colcon || ($(PYTHON) -m venv build/colcon && build/colcon/bin/pip install --quiet colcon-common-extensions)
 	rm -rf build/colcon_ws && mkdir -p build/colcon_ws/src && git clone --quiet . build/colcon_ws/src/posynda_ros
 	cd build/colcon_ws && PATH=$(abspath $(BIN)):$$PATH CMAKE_PREFIX_PATH=$(abspath $(VENV)) AMENT_PREFIX_PATH=$(abspath $(VENV)) \
-	  $(abspath build/colcon/bin/colcon) build --base-paths src/posynda_ros src/posynda_ros/msg \
-	  --cmake-args -DBUILD_TESTING=OFF -DPython3_EXECUTABLE=$(abspath $(BIN)/python)
-	ls build/colcon_ws/install/posynda_ros/lib/posynda_ros/adapt build/colcon_ws/install/posynda_msgs/share/posynda_msgs/msg/Skeleton3DArray.msg
+	  $(abspath build/colcon/bin/colcon) build --cmake-args -DBUILD_TESTING=OFF -DPython3_EXECUTABLE=$(abspath $(BIN)/python)
+	ls build/colcon_ws/install/posynda_ros/lib/posynda_ros/adapt build/colcon_ws/install/posynda_ros/share/posynda_ros/msg/Skeleton3DArray.msg \
+	   build/colcon_ws/install/posynda_ros/share/posynda_ros/launch/lift.launch.py
 
 clean:
 	rm -rf $(VENV) build

@@ -16,12 +16,12 @@ from adaptation.mount import CameraMount, quaternion_matrix
 from posynda_ros.images import to_rgb
 from posynda_ros.messages import stamp_seconds
 
-MSGS_PACKAGE = "posynda_msgs"
+MSGS_PACKAGE = "posynda_ros"
 MSGS_TYPES = ("Keypoint2D", "Skeleton3D", "Skeleton3DArray")
 
 
 def msgs_share_dir() -> Path:
-    """The installed share/posynda_msgs: ament index first (ROS install), else the venv prefix."""
+    """The installed share/posynda_ros (its msg/): ament index first (ROS install), else the venv prefix."""
     try:
         from ament_index_python.packages import get_package_share_directory
 
@@ -30,14 +30,14 @@ def msgs_share_dir() -> Path:
         path = Path(sys.prefix) / "share" / MSGS_PACKAGE
         if not (path / "msg").is_dir():
             raise FileNotFoundError(
-                f"{MSGS_PACKAGE} is not installed (looked in the ament index and {path}); "
+                f"the {MSGS_PACKAGE} messages are not installed (looked in the ament index and {path}); "
                 "run `make setup` or build the workspace with colcon"
             ) from None
         return path
 
 
 def make_typestore() -> Typestore:
-    """The ROS 2 kilted types plus posynda_msgs, for reading and writing bags."""
+    """The ROS 2 kilted types plus ours, for reading and writing bags."""
     store = get_typestore(Stores.ROS2_KILTED)
     msg_dir = msgs_share_dir() / "msg"
     types = {}

@@ -36,7 +36,7 @@ class Clip:
 
 def lifted(array) -> bool:
     """The image had a person in it (a lost track's repeated estimate does not count)."""
-    from posynda_msgs.msg import Skeleton3D
+    from posynda_ros.msg import Skeleton3D
 
     return any(s.track_state != Skeleton3D.TRACK_LOST for s in array.skeletons)
 
@@ -77,7 +77,7 @@ class Player:
     """Publishes clip frames with camera_info and records what comes back."""
 
     def __init__(self, node, intrinsics: Intrinsics):
-        from posynda_msgs.msg import Skeleton3DArray
+        from posynda_ros.msg import Skeleton3DArray
         from sensor_msgs.msg import CameraInfo, Image
 
         from posynda_ros.transport import OUTPUT_QOS, input_qos
@@ -143,7 +143,7 @@ def record(received, path: Path) -> Path:
 
     store = make_typestore()
     with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
-        connection = writer.add_connection("/demo/skeletons", "posynda_msgs/msg/Skeleton3DArray", typestore=store)
+        connection = writer.add_connection("/demo/skeletons", "posynda_ros/msg/Skeleton3DArray", typestore=store)
         for _, msg in received:
             writer.write(connection, stamp_nanoseconds(msg.header), serialize_message(msg))
     return path

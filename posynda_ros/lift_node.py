@@ -1,4 +1,4 @@
-"""The `lift` node: camera images -> metric 3D skeletons (posynda_msgs/Skeleton3DArray) + RViz markers.
+"""The `lift` node: camera images -> metric 3D skeletons (posynda_ros/Skeleton3DArray) + RViz markers.
 
 Subscribes `image` (sensor_msgs/Image; with compressed:=true sensor_msgs/CompressedImage on
 `<image>/compressed`, as image_transport names it, after remapping) and `camera_info`; publishes `skeletons`, `skeleton_markers` and /diagnostics. Images are decoded
@@ -21,7 +21,7 @@ from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValu
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
-from posynda_msgs.msg import Skeleton3DArray
+from posynda_ros.msg import Skeleton3DArray
 
 from adaptation.camera import Intrinsics
 from adaptation.runtime import PREFERENCE, open_backend

@@ -1,4 +1,4 @@
-"""Build and read posynda_msgs/Skeleton3DArray and RViz markers: numpy in the code, messages at the edge."""
+"""Build and read posynda_ros/Skeleton3DArray and RViz markers: numpy in the code, messages at the edge."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 from builtin_interfaces.msg import Duration, Time
 from geometry_msgs.msg import Point
-from posynda_msgs.msg import Keypoint2D, Skeleton3D, Skeleton3DArray
+from posynda_ros.msg import Keypoint2D, Skeleton3D, Skeleton3DArray
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 

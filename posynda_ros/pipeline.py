@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from posynda_msgs.msg import Skeleton3D
+from posynda_ros.msg import Skeleton3D
 
 from adaptation.camera import Intrinsics, lifter_keypoints, solve_root
 from adaptation.runtime import Backend

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Quaternion, Vector3
-from posynda_msgs.msg import Skeleton3D, Skeleton3DArray
+from posynda_ros.msg import Skeleton3D, Skeleton3DArray
 from std_msgs.msg import Header
 
 from posynda_ros.messages import SkeletonEstimate, array_message

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 import rclpy
-from posynda_msgs.msg import Skeleton3D, Skeleton3DArray
+from posynda_ros.msg import Skeleton3D, Skeleton3DArray
 from rclpy.serialization import deserialize_message, serialize_message
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 
@@ -64,7 +64,7 @@ def test_skeleton_arrays_cross_processes_with_every_field_intact():
 @pytest.mark.parametrize("storage", [StoragePlugin.MCAP, StoragePlugin.SQLITE3])
 def test_skeleton_arrays_round_trip_through_bags(tmp_path, storage):
     store = make_typestore()
-    msgtype = "posynda_msgs/msg/Skeleton3DArray"
+    msgtype = "posynda_ros/msg/Skeleton3DArray"
     sent = [sample_skeleton_array(seed) for seed in range(4)]
     with Writer(tmp_path / "bag", version=9, storage_plugin=storage) as writer:
         connection = writer.add_connection("/skeletons", msgtype, typestore=store)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-from posynda_msgs.msg import Skeleton3D, Skeleton3DArray
+from posynda_ros.msg import Skeleton3D, Skeleton3DArray
 from sensor_msgs.msg import CameraInfo, Image
 from visualization_msgs.msg import Marker, MarkerArray
 

@@ -45,7 +45,7 @@ def test_pipeline_keeps_one_noise_draw_per_track():
 
 def test_a_person_who_leaves_is_reported_once_as_track_lost():
     """Real frames of the bundled clip, then an empty image: the last estimate comes back once with TRACK_LOST."""
-    from posynda_msgs.msg import Skeleton3D
+    from posynda_ros.msg import Skeleton3D
 
     from adaptation.camera import Intrinsics
     from adaptation.runtime import open_backend

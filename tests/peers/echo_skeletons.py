@@ -6,7 +6,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import rclpy  # noqa: E402
-from posynda_msgs.msg import Skeleton3DArray  # noqa: E402
+from posynda_ros.msg import Skeleton3DArray  # noqa: E402
 
 from posynda_ros.transport import OUTPUT_QOS  # noqa: E402
 
