@@ -56,7 +56,7 @@ def detect_all(views: list[str]) -> list[list[list[tuple[np.ndarray, np.ndarray,
         blob = np.load(CACHE, allow_pickle=False)
         return [[[(blob[f"{v}/{t}/{i}/px"], blob[f"{v}/{t}/{i}/conf"], blob[f"{v}/{t}/{i}/world"], bool(blob[f"{v}/{t}/{i}/back"]))
                   for i in range(int(blob[f"{v}/{t}/count"]))] for t in range(int(blob[f"{v}/frames"]))] for v in views]
-    detector = MultiPoseDetector(num_poses=4)
+    detector = MultiPoseDetector(num_poses=4, min_score=0.3, video=False, min_detection_score=0.3)   # as the cached ones were made
     out, arrays = [], {}
     for v in views:
         capture, per_frame = cv2.VideoCapture(str(DATA / f"{v}.mp4")), []
@@ -65,7 +65,7 @@ def detect_all(views: list[str]) -> list[list[list[tuple[np.ndarray, np.ndarray,
             if not ok:
                 break
             found = [(d.keypoints_px, d.confidence, d.world_m, d.back_turned)
-                     for d in detector.detect(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))]
+                     for d in detector.people(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))]
             for i, (px, conf, world, back) in enumerate(found):
                 arrays.update({f"{v}/{len(per_frame)}/{i}/px": px, f"{v}/{len(per_frame)}/{i}/conf": conf,
                                f"{v}/{len(per_frame)}/{i}/world": world, f"{v}/{len(per_frame)}/{i}/back": np.array(back)})

@@ -25,6 +25,7 @@ DEMO_DIR = Path(__file__).with_name("media")
 CLIP = DEMO_DIR / "sports2d_demo.mp4"
 CALIBRATION = DEMO_DIR / "sports2d_Calib_demo.toml"
 FRAME_ID = "camera_optical_frame"
+TRACK_COLOURS = ((0, 200, 0), (30, 120, 255), (255, 150, 30), (220, 50, 180))   # RGB, by track id
 
 
 @dataclass
@@ -34,11 +35,11 @@ class Clip:
     fps: float
 
 
-def lifted(array) -> bool:
-    """The image had a person in it (a lost track's repeated estimate does not count)."""
+def people_in(array) -> int:
+    """People seen in the image (a lost track's repeated estimate does not count)."""
     from posynda_ros.msg import Skeleton3D
 
-    return any(s.track_state != Skeleton3D.TRACK_LOST for s in array.skeletons)
+    return sum(s.track_state != Skeleton3D.TRACK_LOST for s in array.skeletons)
 
 
 def load_clip(path: Path = CLIP, calibration: Path = CALIBRATION, scale: float = 0.5, limit: int | None = None) -> Clip:
@@ -159,8 +160,9 @@ def render_video(clip: Clip, stamps: list[int], received, out_dir: Path) -> tupl
     from adaptation.plots import draw_skeleton
     from adaptation.skeleton import BONES
     from posynda_ros.messages import from_message, stamp_nanoseconds
+    from posynda_ros.msg import Skeleton3D
 
-    by_stamp = {stamp_nanoseconds(m.header): m for _, m in received if lifted(m)}
+    by_stamp = {stamp_nanoseconds(m.header): m for _, m in received if people_in(m)}
     figure = plt.figure(figsize=(4, 4), dpi=100)
     video_path = out_dir / "skeletons.mp4"
     writer = None
@@ -170,14 +172,19 @@ def render_video(clip: Clip, stamps: list[int], received, out_dir: Path) -> tupl
         figure.clf()
         axis = figure.add_subplot(projection="3d")
         msg = by_stamp.get(stamp)
-        if msg is not None:
-            estimate = from_message(msg.skeletons[0])
-            for parent, child in BONES:
-                a, b = estimate.keypoints_px[parent], estimate.keypoints_px[child]
-                cv2.line(image, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), (0, 220, 0), 2)
-            pose = estimate.positions_m - estimate.positions_m[0]
-            draw_skeleton(axis, pose)
-            axis.set_title(f"depth {estimate.positions_m[0, 2]:.1f} m", fontsize=9)
+        people = [] if msg is None else [from_message(m) for m in msg.skeletons if m.track_state != Skeleton3D.TRACK_LOST]
+        if people:
+            centre = np.mean([e.positions_m[0] for e in people], axis=0)
+            for estimate in people:
+                colour = TRACK_COLOURS[estimate.track_id % len(TRACK_COLOURS)]
+                for parent, child in BONES:
+                    a, b = estimate.keypoints_px[parent], estimate.keypoints_px[child]
+                    cv2.line(image, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), colour[::-1], 2)
+                cv2.putText(image, f"id {estimate.track_id}", tuple(int(v) for v in estimate.keypoints_px[10] - [20, 15]),
+                            cv2.FONT_HERSHEY_SIMPLEX, 0.6, colour[::-1], 2)
+                draw_skeleton(axis, estimate.positions_m - centre, color=f"#{colour[0]:02x}{colour[1]:02x}{colour[2]:02x}",
+                              label=f"id {estimate.track_id}")
+            axis.set_title("depth " + ", ".join(f"{e.positions_m[0, 2]:.1f}" for e in people) + " m", fontsize=9)
         for setter in (axis.set_xlim, axis.set_ylim, axis.set_zlim):
             setter(-1, 1)
         axis.view_init(elev=10, azim=-60)
@@ -202,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output directory")
     parser.add_argument("--model-dir", help="adapted model directory (default: the shipped model)")
     parser.add_argument("--rate", type=float, default=15.0, help="playback rate in Hz")
+    parser.add_argument("--max-people", type=int, default=2, help="people lifted per image (the clip has two)")
     args = parser.parse_args(argv)
     from posynda_ros.transport import use_camera_transport
 
@@ -210,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
 
     clip = load_clip()
     args.out.mkdir(parents=True, exist_ok=True)
-    node_process = start_lift_node(args.model_dir)
+    node_process = start_lift_node(args.model_dir, extra=(f"max_people:={args.max_people}",))
     rclpy.init()
     node = rclpy.create_node("posynda_demo_player")
     try:
@@ -226,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         node_output = node_process.communicate(timeout=10)[0]
         node.destroy_node()
         rclpy.shutdown()
-    with_people = sum(1 for _, m in player.received if lifted(m))
+    counts = np.bincount([people_in(m) for _, m in player.received], minlength=3)
+    with_people = int(counts[1:].sum())
     if not with_people:
         print("demo: error: the node published no skeleton; its log:\n" + node_output[-3000:], file=sys.stderr)
         return 1
@@ -237,7 +246,9 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(bag)
     record(player.received, bag)
     video, sheet = render_video(clip, stamps, player.received, args.out)
-    print(f"demo: {with_people} of {len(stamps)} frames lifted; bag {bag}, video {video}, picture {sheet}")
+    ids = sorted({s.track_id for _, m in player.received for s in m.skeletons})
+    print(f"demo: {with_people} of {len(stamps)} frames lifted ({counts[1]} with one person, {counts[2:].sum()} with two "
+          f"or more; track ids {ids}); bag {bag}, video {video}, picture {sheet}")
     return 0
 
 

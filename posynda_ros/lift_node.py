@@ -1,10 +1,12 @@
 """The `lift` node: camera images -> metric 3D skeletons (posynda_ros/Skeleton3DArray) + RViz markers.
 
-Subscribes `image` (sensor_msgs/Image; with compressed:=true sensor_msgs/CompressedImage on
-`<image>/compressed`, as image_transport names it, after remapping) and `camera_info`; publishes `skeletons`, `skeleton_markers` and /diagnostics. Images are decoded
-and lifted on a worker thread that always takes the newest image: when the node is busy, older
-images are dropped (and counted), never queued. Bad input is logged (throttled), counted and
-skipped; the node keeps running and never publishes a wrong skeleton.
+A lifecycle node (LiftNode). Subscribes `image` (sensor_msgs/Image; with compressed:=true
+sensor_msgs/CompressedImage on `<image>/compressed`, as image_transport names it, after remapping)
+and `camera_info`; publishes `skeletons` (one Skeleton3D per person, with a track id that stays
+while the person stays in view, TRACK_LOST once when they go), `skeleton_markers` and
+/diagnostics. Images are decoded and lifted on a worker thread that always takes the newest
+image: when the node is busy, older images are dropped (and counted), never queued. Bad input is
+logged (throttled), counted and skipped; the node keeps running and never publishes a wrong skeleton.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 from posynda_ros.msg import Skeleton3DArray
@@ -43,10 +45,12 @@ PARAMETERS = {
     "image_queue_depth": 2,
     "publish_markers": True,
     "no_image_warning_s": 3.0,
+    "max_people": 1,                 # people lifted per image (> 1: MediaPipe's Tasks landmarker, each with a track)
+    "autostart": True,               # configure and activate at start-up (false: a lifecycle manager drives it)
 }
 RANGES = {   # name: (low, high) - declared as descriptor ranges, checked at start-up
     "threads": (1, 64), "hypotheses": (1, 16), "image_queue_depth": (1, 100),
-    "max_gap_s": (0.0, 10.0), "min_detection_score": (0.0, 1.0), "no_image_warning_s": (0.1, 3600.0),
+    "max_gap_s": (0.0, 10.0), "max_people": (1, 16), "min_detection_score": (0.0, 1.0), "no_image_warning_s": (0.1, 3600.0),
 }
 CHOICES = {"backend": ("auto", *PREFERENCE), "window_mode": ("causal", "centered"),
            "image_reliability": ("best_effort", "reliable")}
@@ -54,7 +58,7 @@ CHOICES = {"backend": ("auto", *PREFERENCE), "window_mode": ("causal", "centered
 
 def descriptor(name: str) -> ParameterDescriptor:
     """What `ros2 param describe` shows: the comment above, the range or the choices."""
-    result = ParameterDescriptor(name=name, read_only=True)   # read at start-up only
+    result = ParameterDescriptor(name=name)   # read when the node is configured
     if name in RANGES:
         low, high = RANGES[name]
         if isinstance(low, int):
@@ -66,35 +70,29 @@ def descriptor(name: str) -> ParameterDescriptor:
     return result
 
 
-class LiftNode(Node):
+class LiftNode(LifecycleNode):
+    """A lifecycle node. configure: read and check the parameters, load the model (an error names
+    the bad value; the node stays unconfigured and says why in /diagnostics); activate: subscribe,
+    start the worker, publish; deactivate: stop both; cleanup: release the model. With autostart
+    (the default) it configures and activates itself at start-up."""
+
     def __init__(self) -> None:
         super().__init__("posynda_lift")
-        p, problems = self.declare_checked_parameters()
-        self.params = p
-        self.skeleton_pub = self.create_publisher(Skeleton3DArray, "skeletons", OUTPUT_QOS)
-        self.marker_pub = self.create_publisher(MarkerArray, "skeleton_markers", OUTPUT_QOS)
-        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", OUTPUT_QOS)
-        image_type, image_topic = Image, "image"
-        if p["compressed"]:   # image_transport's naming: the remapped base topic + /compressed
-            image_type, image_topic = CompressedImage, self.resolve_topic_name("image") + "/compressed"
-        qos = input_qos(p["image_reliability"], p["image_queue_depth"])
-        self.image_topic = self.create_subscription(image_type, image_topic, self.on_image, qos).topic_name
-        self.info_topic = self.create_subscription(CameraInfo, "camera_info", self.on_camera_info, qos).topic_name
-
+        self.declaration_problems = self.declare_checked_parameters()
+        self.state_label = "unconfigured"
+        self.error = ""
+        self.params: dict = {}
         self.pipeline: LiftPipeline | None = None
-        self.model_error = ""
-        if problems:     # named, logged once; the node keeps running and reports it in /diagnostics
-            self.model_error = "bad parameters: " + "; ".join(problems)
-            self.get_logger().error(self.model_error + " - the node keeps running and publishes no skeletons")
-        else:
-            self.load_model(p)
-
+        self.skeleton_pub = self.marker_pub = None
+        self.inputs: list = []
+        self.worker: threading.Thread | None = None
+        self.image_topic = self.info_topic = ""
         self.intrinsics: Intrinsics | None = None
         self.camera_frame = ""
         self.camera_error = ""
         self.pending = None
         self.condition = threading.Condition()
-        self.running = True
+        self.running = False
         self.counts = {"received": 0, "processed": 0, "published": 0, "dropped": 0, "rejected": 0}
         self.stage_ms = {stage: deque(maxlen=100) for stage in (*STAGES, "decode", "total")}
         self.latency_ms: deque[float] = deque(maxlen=100)
@@ -102,35 +100,106 @@ class LiftNode(Node):
         self.last_image_time = time.monotonic()
         self.last_counts = dict(self.counts)
         self.last_diagnostics = time.monotonic()
-        self.worker = threading.Thread(target=self.work, daemon=True)
-        self.worker.start()
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", OUTPUT_QOS)
         self.create_timer(1.0, self.publish_diagnostics)
 
-    def declare_checked_parameters(self) -> tuple[dict, list[str]]:
-        """Declare every parameter with its descriptor; a value out of range or not among the choices
-        is named in `problems` and replaced by its default (so the node can still come up and report)."""
-        values, problems = {}, []
+    def declare_checked_parameters(self) -> list[str]:
+        """Declare every parameter with its descriptor; an override out of range is named in the
+        returned problems and replaced by the default (so the node can still come up and report)."""
+        problems = []
         for name, default in PARAMETERS.items():
             try:
-                values[name] = self.declare_parameter(name, default, descriptor(name)).value
+                self.declare_parameter(name, default, descriptor(name))
             except (InvalidParameterValueException, InvalidParameterTypeException) as error:
                 problems.append(f"{name}: {error}")
-                values[name] = self.declare_parameter(name, default, descriptor(name), ignore_override=True).value
-            if name in CHOICES and values[name] not in CHOICES[name]:
-                problems.append(f"{name} must be one of {', '.join(CHOICES[name])}, got {values[name]!r}")
-                values[name] = default
+                self.declare_parameter(name, default, descriptor(name), ignore_override=True)
+        return problems
+
+    def checked_parameters(self) -> tuple[dict, list[str]]:
+        """Current values; the problems of the start-up overrides (reported by the first configure)
+        plus every value not among its choices."""
+        values = {name: self.get_parameter(name).value for name in PARAMETERS}
+        problems, self.declaration_problems = self.declaration_problems, []
+        problems += [f"{name} must be one of {', '.join(CHOICES[name])}, got {values[name]!r}"
+                     for name in CHOICES if values[name] not in CHOICES[name]]
         return values, problems
 
-    def load_model(self, p: dict) -> None:
+    # --- lifecycle ----------------------------------------------------------------------------------
+    def fail(self, error: str) -> TransitionCallbackReturn:
+        self.error = error
+        self.get_logger().error(error + " - the node stays unconfigured and publishes no skeletons")
+        return TransitionCallbackReturn.FAILURE
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        p, problems = self.checked_parameters()
+        if problems:
+            return self.fail("bad parameters: " + "; ".join(problems))
         try:
             backend = open_backend(p["model_dir"] or None, p["backend"], threads=p["threads"])
             self.pipeline = LiftPipeline(backend, p["hypotheses"], p["window_mode"], p["max_gap_s"],
-                                         p["min_detection_score"])
-            self.get_logger().info(f"lifter {backend.model_id} on {backend.name}, window {backend.frames} "
-                                   f"frames ({p['window_mode']}), {p['hypotheses']} hypotheses")
+                                         p["min_detection_score"], p["max_people"])
         except Exception as error:  # noqa: BLE001 - any failure here must leave a running, reporting node
-            self.model_error = f"model failed to load: {error}"
-            self.get_logger().error(self.model_error + " - the node keeps running and publishes no skeletons")
+            return self.fail(f"model failed to load: {error}")
+        self.params, self.error, self.state_label = p, "", "inactive"
+        self.skeleton_pub = self.create_lifecycle_publisher(Skeleton3DArray, "skeletons", OUTPUT_QOS)
+        self.marker_pub = self.create_lifecycle_publisher(MarkerArray, "skeleton_markers", OUTPUT_QOS)
+        self.get_logger().info(f"lifter {backend.model_id} on {backend.name}, window {backend.frames} "
+                               f"frames ({p['window_mode']}), {p['hypotheses']} hypotheses, up to {p['max_people']} people")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        p = self.params
+        image_type, image_topic = Image, "image"
+        if p["compressed"]:   # image_transport's naming: the remapped base topic + /compressed
+            image_type, image_topic = CompressedImage, self.resolve_topic_name("image") + "/compressed"
+        qos = input_qos(p["image_reliability"], p["image_queue_depth"])
+        self.inputs = [self.create_subscription(image_type, image_topic, self.on_image, qos),
+                       self.create_subscription(CameraInfo, "camera_info", self.on_camera_info, qos)]
+        self.image_topic, self.info_topic = self.inputs[0].topic_name, self.inputs[1].topic_name
+        self.last_image_time = time.monotonic()
+        self.running = True
+        self.worker = threading.Thread(target=self.work, daemon=True)
+        self.worker.start()
+        self.state_label = "active"
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.stop_inputs()
+        self.state_label = "inactive"
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.release()
+        self.state_label = "unconfigured"
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.stop_inputs()
+        self.release()
+        self.state_label = "finalized"
+        return TransitionCallbackReturn.SUCCESS
+
+    def stop_inputs(self) -> None:
+        """Unsubscribe and stop the worker (the image it holds is dropped)."""
+        for subscription in self.inputs:
+            self.destroy_subscription(subscription)
+        self.inputs = []
+        self.running = False
+        with self.condition:
+            self.pending = None
+            self.condition.notify_all()
+        if self.worker is not None:
+            self.worker.join(timeout=2.0)
+            self.worker = None
+
+    def release(self) -> None:
+        for publisher in (self.skeleton_pub, self.marker_pub):
+            if publisher is not None:
+                self.destroy_lifecycle_publisher(publisher)
+        self.skeleton_pub = self.marker_pub = None
+        if self.pipeline is not None:
+            self.pipeline.close()
+            self.pipeline = None
 
     # --- input -------------------------------------------------------------------------------
     def on_camera_info(self, msg: CameraInfo) -> None:
@@ -168,9 +237,6 @@ class LiftNode(Node):
         self.get_logger().warning(problem, throttle_duration_sec=5.0)
 
     def process_image(self, msg) -> None:
-        if self.pipeline is None:            # already logged once at start-up; diagnostics say ERROR
-            self.counts["rejected"] += 1
-            return
         if self.intrinsics is None:
             return self.reject(self.camera_error or f"no camera_info received on {self.info_topic}; skipping images")
         started = time.perf_counter()
@@ -209,8 +275,10 @@ class LiftNode(Node):
         self.last_counts, self.last_diagnostics = dict(self.counts), now
         status = DiagnosticStatus(name="posynda_lift", hardware_id=self.camera_frame or "camera")
         silent = now - self.last_image_time
-        if self.pipeline is None:
-            status.level, status.message = DiagnosticStatus.ERROR, self.model_error
+        if self.error:
+            status.level, status.message = DiagnosticStatus.ERROR, self.error
+        elif self.state_label != "active":
+            status.level, status.message = DiagnosticStatus.WARN, f"{self.state_label}: not lifting"
         elif silent > self.params["no_image_warning_s"]:
             status.level, status.message = DiagnosticStatus.WARN, f"no image on {self.image_topic} for {silent:.0f} s"
             self.get_logger().warning(status.message, throttle_duration_sec=10.0)
@@ -223,7 +291,7 @@ class LiftNode(Node):
                   **{k: str(v) for k, v in self.counts.items()},
                   "backend": self.pipeline.backend.name if self.pipeline else "none",
                   "latency_ms_p50": f"{np.median(self.latency_ms):.1f}" if self.latency_ms else "nan",
-                  "last_problem": self.last_problem}
+                  "last_problem": self.last_problem, "lifecycle_state": self.state_label}
         values.update({f"{stage}_ms": f"{np.mean(v):.1f}" for stage, v in self.stage_ms.items() if v})
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
         msg = DiagnosticArray(status=[status])
@@ -231,12 +299,8 @@ class LiftNode(Node):
         self.diagnostics_pub.publish(msg)
 
     def destroy_node(self) -> None:
-        self.running = False
-        with self.condition:
-            self.condition.notify_all()
-        self.worker.join(timeout=2.0)
-        if self.pipeline:
-            self.pipeline.close()
+        self.stop_inputs()
+        self.release()
         super().destroy_node()
 
 
@@ -250,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
         use_camera_transport()
     rclpy.init(args=argv)
     node = LiftNode()
+    if node.get_parameter("autostart").value and node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+        node.trigger_activate()
     try:
         rclpy.spin(node)
     except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):

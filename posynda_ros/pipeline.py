@@ -1,10 +1,12 @@
 """Image -> 3D skeletons, without ROS: detect, window, lift, place the root. The node wraps this.
 
-    RGB image + intrinsics -> MediaPipe 2D (+ confidence) -> left/right repaired -> undistort,
-    normalise -> One-Euro smoothed -> window (F frames) -> lifter backend (H hypotheses) ->
-    root-relative 3D -> root from 2D + intrinsics -> estimate
+    RGB image + intrinsics -> MediaPipe 2D of each person (+ confidence) -> track (stable id) ->
+    left/right repaired -> undistort, normalise -> One-Euro smoothed -> the track's window
+    (F frames) -> lifter backend (H hypotheses, every person in one call) -> root-relative 3D ->
+    root from 2D + intrinsics -> estimate
 
-When the person is no longer detected, their last estimate is repeated once with TRACK_LOST.
+When a track ends (its person unseen for max_gap_s, or time jumped), its last estimate is
+repeated once with TRACK_LOST.
 Steady output: the starting noise of the H hypotheses is drawn once per track and reused for
 every window of it (fresh noise every frame made the output jitter). The published uncertainty
 is the model's calibration (adaptation.uncertainty) applied to the hypotheses' spread.
@@ -23,9 +25,9 @@ from adaptation.runtime import Backend
 from adaptation.skeleton import NUM_JOINTS
 from adaptation.uncertainty import for_hypotheses, summarize_hypotheses
 from posynda_ros.handedness import repair
-from posynda_ros.keypoints import PoseDetector
+from posynda_ros.keypoints import MultiPoseDetector, PoseDetector
 from posynda_ros.messages import SkeletonEstimate
-from posynda_ros.window import KeypointFilter, PersonWindow, WindowFrame, time_jumped
+from posynda_ros.window import PeopleTracker, PersonTrack, WindowFrame
 
 STAGES = ("detect", "lift", "place")
 
@@ -39,67 +41,76 @@ class PipelineResult:
 
 class LiftPipeline:
     def __init__(self, backend: Backend, hypotheses: int = 3, window_mode: str = "causal",
-                 max_gap_s: float = 0.5, min_score: float = 0.5, seed: int = 0):
+                 max_gap_s: float = 0.5, min_score: float = 0.5, max_people: int = 1, seed: int = 0):
         if hypotheses < 1:
             raise ValueError(f"hypotheses must be >= 1, got {hypotheses}")
+        if max_people < 1:
+            raise ValueError(f"max_people must be >= 1, got {max_people}")
         self.backend = backend
         self.hypotheses = hypotheses
-        self.detector = PoseDetector(max_gap_s=max_gap_s, min_score=min_score)
-        self.window = PersonWindow(backend.frames, window_mode, max_gap_s)
+        # One person: MediaPipe Pose's own tracker (today's speed); several: the Tasks landmarker.
+        self.detector = (PoseDetector(max_gap_s=max_gap_s, min_score=min_score) if max_people == 1 else
+                         MultiPoseDetector(max_people, min_score=min_score, max_gap_s=max_gap_s))
+        self.tracker = PeopleTracker(backend.frames, window_mode, max_gap_s)
         self.rng = np.random.default_rng(seed)
-        self.noise: tuple[int, np.ndarray] | None = None      # (track id, (H, F, J, 3)) for the current track
-        self.keypoint_filter = KeypointFilter()
         self.repairs = {"facing": 0}
-        self.last_estimate: SkeletonEstimate | None = None    # repeated once as TRACK_LOST when the person goes
 
     def close(self) -> None:
         self.detector.close()
 
     def process(self, rgb: np.ndarray, stamp_s: float, intrinsics: Intrinsics, context: Any = None) -> PipelineResult:
-        """Lift one image; `context` (e.g. the ROS header) is returned with the frame it belongs to."""
+        """Lift one image; `context` (e.g. the ROS header) is returned with the frame it belongs to.
+        Estimates: one per person seen (track order), then one TRACK_LOST per track that ended."""
         timings = {}
         started = time.perf_counter()
-        detection = self.detector.detect(rgb, stamp_s)
+        detections = self.detector.people(rgb, stamp_s)
         timings["detect"] = (time.perf_counter() - started) * 1000
-        if detection is None:
-            self.window.reset()
-            self.keypoint_filter.reset()
-            lost, self.last_estimate = self.last_estimate, None
-            if lost is None:
-                return PipelineResult([], context, timings)
-            return PipelineResult([replace(lost, track_state=Skeleton3D.TRACK_LOST)], context, timings)
-        # Facing check only: continuity was measured to break more labels than it mends (handedness.py).
-        keypoints_px, confidence, fired = repair(detection.keypoints_px, detection.confidence,
-                                                 detection.back_turned, previous_px=None)
-        if fired:
-            self.repairs[fired] += 1
-        if self.window.buffer and time_jumped(self.window.buffer[-1].stamp_s, stamp_s, self.window.max_gap_s):
-            self.keypoint_filter.reset()                  # the window resets too (PersonWindow.push)
-        normalised = self.keypoint_filter(lifter_keypoints(keypoints_px, intrinsics), stamp_s).astype(np.float32)
-        self.window.push(WindowFrame(stamp_s, normalised, keypoints_px, confidence,
-                                     (context, intrinsics, detection.score)))
-        index = self.window.output_index()
-        if index is None:                       # a centred window is still filling
-            return PipelineResult([], None, timings)
-        window, frames = self.window.window()
+        tracks, ended = self.tracker.update([d.keypoints_px for d in detections], stamp_s)
+        lost = [replace(t.last_estimate, track_state=Skeleton3D.TRACK_LOST) for t in ended if t.last_estimate is not None]
+        ready = []
+        for track, detection in zip(tracks, detections):
+            # Facing check only: continuity was measured to break more labels than it mends (handedness.py).
+            keypoints_px, confidence, fired = repair(detection.keypoints_px, detection.confidence,
+                                                     detection.back_turned, previous_px=None)
+            if fired:
+                self.repairs[fired] += 1
+            normalised = track.keypoint_filter(lifter_keypoints(keypoints_px, intrinsics), stamp_s).astype(np.float32)
+            track.window.push(WindowFrame(stamp_s, normalised, keypoints_px, confidence,
+                                          (context, intrinsics, detection.score)))
+            if track.window.output_index() is not None:     # None: a centred window is still filling
+                ready.append(track)
+        if ready:   # centred windows of people missed in some images end at older images: publish one image's people
+            newest = max(self._output_frame(t).stamp_s for t in ready)
+            ready = [t for t in ready if self._output_frame(t).stamp_s == newest]
+        else:   # nobody seen: this image's (possibly empty) list; a centred window filling: nothing yet
+            return PipelineResult(lost, None if tracks and not lost else context, timings)
         started = time.perf_counter()
-        hypotheses = self.backend.lift(np.repeat(window[None], self.hypotheses, axis=0), self._track_noise())[:, index]
+        windows = np.concatenate([np.repeat(t.window.window()[0][None], self.hypotheses, axis=0) for t in ready])
+        lifted = self.backend.lift(windows, np.concatenate([self._track_noise(t) for t in ready]))
         timings["lift"] = (time.perf_counter() - started) * 1000
         started = time.perf_counter()
-        frame = frames[index]
-        frame_context, frame_intrinsics, score = frame.context
-        estimate = self.last_estimate = self._place(hypotheses, frame, frame_intrinsics, score)
+        estimates = []
+        for track, hypotheses in zip(ready, lifted.reshape(len(ready), self.hypotheses, *lifted.shape[1:])):
+            frame = self._output_frame(track)
+            _, frame_intrinsics, score = frame.context
+            track.last_estimate = self._place(hypotheses[:, track.window.output_index()], frame, frame_intrinsics, score, track)
+            estimates.append(track.last_estimate)
         timings["place"] = (time.perf_counter() - started) * 1000
-        return PipelineResult([estimate], frame_context, timings)
+        return PipelineResult(estimates + lost, self._output_frame(ready[0]).context[0], timings)
 
-    def _track_noise(self) -> np.ndarray:
-        """The starting noise of the current track, drawn when the track starts."""
-        if self.noise is None or self.noise[0] != self.window.track_id:
+    @staticmethod
+    def _output_frame(track: PersonTrack) -> WindowFrame:
+        return track.window.window()[1][track.window.output_index()]
+
+    def _track_noise(self, track: PersonTrack) -> np.ndarray:
+        """The starting noise of a track's H hypotheses, drawn when the track starts."""
+        if track.noise is None:
             shape = (self.hypotheses, self.backend.frames, NUM_JOINTS, 3)
-            self.noise = (self.window.track_id, self.rng.standard_normal(shape).astype(np.float32))
-        return self.noise[1]
+            track.noise = self.rng.standard_normal(shape).astype(np.float32)
+        return track.noise
 
-    def _place(self, hypotheses: np.ndarray, frame: WindowFrame, intrinsics: Intrinsics, score: float) -> SkeletonEstimate:
+    def _place(self, hypotheses: np.ndarray, frame: WindowFrame, intrinsics: Intrinsics, score: float,
+               track: PersonTrack) -> SkeletonEstimate:
         """Mean pose, calibrated per-joint uncertainty, and the root solved from the 2D and the intrinsics."""
         pose, spread = summarize_hypotheses(hypotheses.astype(np.float64))               # (J, 3), (J,)
         calibration = for_hypotheses(self.backend.uncertainty, self.hypotheses)
@@ -114,7 +125,7 @@ class LiftPipeline:
             uncertainty_m=uncertainty,
             keypoints_px=frame.keypoints_px,
             position_mode=Skeleton3D.POSITION_CAMERA_FRAME if placed else Skeleton3D.POSITION_ROOT_RELATIVE,
-            track_id=self.window.track_id,
-            track_state=Skeleton3D.TRACK_CONFIRMED if self.window.full else Skeleton3D.TRACK_TENTATIVE,
+            track_id=track.track_id,
+            track_state=Skeleton3D.TRACK_CONFIRMED if track.window.full else Skeleton3D.TRACK_TENTATIVE,
             score=score,
         )

@@ -1,9 +1,10 @@
-"""Per-person temporal windows for the lifter: causal (newest frame) or centred (a half-window late).
+"""People followed across images, each with a temporal window for the lifter.
 
-The window holds the last F frames of one track's normalised 2D. It resets when time goes
-backwards (a bag loop), jumps by more than `max_gap_s`, or the person is lost, so a window never
-mixes two people or two moments. `KeypointFilter` smooths a track's 2D before it enters the
-window (a One-Euro filter, Casiez et al. 2012): detectors run image by image and jitter.
+`PeopleTracker` gives each detection a track with a stable id; a track ends when its person is
+unseen for `max_gap_s` or time goes backwards or jumps (a bag loop). Each track has a window of
+its last F frames of normalised 2D, causal (newest frame) or centred (a half-window late), and a
+`KeypointFilter` that smooths its 2D before it enters the window (a One-Euro filter, Casiez et al.
+2012): detectors run image by image and jitter.
 """
 from __future__ import annotations
 
@@ -71,25 +72,16 @@ class WindowFrame:
 
 
 class PersonWindow:
-    def __init__(self, frames: int, mode: str = "causal", max_gap_s: float = 0.5):
+    """The last F frames of one track."""
+
+    def __init__(self, frames: int, mode: str = "causal"):
         if mode not in ("causal", "centered"):
             raise ValueError(f"window mode must be 'causal' or 'centered', got {mode!r}")
-        self.frames, self.mode, self.max_gap_s = frames, mode, max_gap_s
+        self.frames, self.mode = frames, mode
         self.buffer: deque[WindowFrame] = deque(maxlen=frames)
-        self.track_id = 0
 
-    def reset(self) -> None:
-        if self.buffer:
-            self.track_id += 1
-        self.buffer.clear()
-
-    def push(self, frame: WindowFrame) -> bool:
-        """Add a frame; returns True when the window was reset first (time jump or loop)."""
-        jumped = bool(self.buffer) and time_jumped(self.buffer[-1].stamp_s, frame.stamp_s, self.max_gap_s)
-        if jumped:
-            self.reset()
+    def push(self, frame: WindowFrame) -> None:
         self.buffer.append(frame)
-        return jumped
 
     @property
     def full(self) -> bool:
@@ -107,3 +99,61 @@ class PersonWindow:
         frames = list(self.buffer)
         frames = [frames[0]] * (self.frames - len(frames)) + frames
         return np.stack([f.keypoints_n for f in frames]), frames
+
+
+@dataclass
+class PersonTrack:
+    """One person followed across images: a stable id, their window and 2D filter, and what the
+    pipeline keeps per person (starting noise, last estimate)."""
+
+    track_id: int
+    window: PersonWindow
+    keypoint_filter: KeypointFilter
+    keypoints_px: np.ndarray            # (J, 2) last detection, for matching the next image
+    seen_s: float                       # stamp of the last detection
+    noise: np.ndarray | None = None
+    last_estimate: Any = None
+
+
+class PeopleTracker:
+    """Detections -> tracks with ids that stay stable from image to image.
+
+    Each image's detections are matched to the tracks greedily by 2D distance (mean joint distance
+    in units of the track's size, closest pairs first, at most `match_distance`); a detection that
+    matches nothing starts a track with a new id. A track unseen for more than `max_gap_s` ends, and
+    every track ends when time goes backwards or jumps (a bag loop), so no window mixes two people
+    or two moments.
+    """
+
+    def __init__(self, frames: int, mode: str = "causal", max_gap_s: float = 0.5, match_distance: float = 0.5):
+        PersonWindow(frames, mode)    # check the settings now, not at the first person
+        self.frames, self.mode, self.max_gap_s, self.match_distance = frames, mode, max_gap_s, match_distance
+        self.tracks: list[PersonTrack] = []
+        self.next_id = 0
+        self.stamp_s: float | None = None
+
+    def update(self, keypoints_px: list[np.ndarray], stamp_s: float) -> tuple[list[PersonTrack], list[PersonTrack]]:
+        """(the track of each detection, in order; the tracks that ended at this image)."""
+        jumped = time_jumped(self.stamp_s, stamp_s, self.max_gap_s)
+        self.stamp_s = stamp_s
+        ended = [t for t in self.tracks if jumped or stamp_s - t.seen_s > self.max_gap_s]
+        self.tracks = [t for t in self.tracks if t not in ended]
+        pairs = sorted((self._distance(t, k), ti, di) for ti, t in enumerate(self.tracks) for di, k in enumerate(keypoints_px))
+        assigned: dict[int, PersonTrack] = {}
+        taken: set[int] = set()
+        for distance, ti, di in pairs:
+            if distance <= self.match_distance and ti not in taken and di not in assigned:
+                assigned[di] = self.tracks[ti]
+                taken.add(ti)
+        for di, keypoints in enumerate(keypoints_px):
+            if di not in assigned:
+                assigned[di] = PersonTrack(self.next_id, PersonWindow(self.frames, self.mode), KeypointFilter(), keypoints, stamp_s)
+                self.tracks.append(assigned[di])
+                self.next_id += 1
+            assigned[di].keypoints_px, assigned[di].seen_s = keypoints, stamp_s
+        return [assigned[di] for di in range(len(keypoints_px))], ended
+
+    @staticmethod
+    def _distance(track: PersonTrack, keypoints_px: np.ndarray) -> float:
+        size = max(float(np.ptp(track.keypoints_px, axis=0).max()), 1.0)      # the track's 2D extent, pixels
+        return float(np.linalg.norm(keypoints_px - track.keypoints_px, axis=-1).mean()) / size

@@ -21,8 +21,8 @@ def test_launch_file_declares_the_documented_arguments_and_names_a_real_executab
     declared = {c.args[0].value for c in calls if c.func.id == "DeclareLaunchArgument"}
     assert declared == {"image", "camera_info", "params_file", "rviz", "namespace", "camera_transport"}
     executables = {kw.value.value for c in calls if c.func.id == "Node" for kw in c.keywords if kw.arg == "executable"}
-    setup = (REPO / "setup.py").read_text()
-    assert "lift" in executables and re.search(r'"lift": "posynda_ros\.lift_node:main"', setup)
+    tools = (REPO / "setup.cfg").read_text()     # the table CMakeLists.txt installs to lib/posynda_ros
+    assert "lift" in executables and re.search(r"^    lift = posynda_ros\.lift_node:main$", tools, re.M)
     for relative in ("config/lift.yaml", "rviz/posynda.rviz"):
         assert (REPO / relative).is_file() and relative.split("/")[0] in LAUNCH.read_text()
     assert "generate_launch_description" in {f.name for f in tree.body if isinstance(f, ast.FunctionDef)}

@@ -168,12 +168,10 @@ def test_a_model_that_fails_to_load_is_reported_and_the_node_keeps_running(ros, 
     node = start_node(f"model_dir:={tmp_path / 'no_such_model'}")
     harness = Harness("node_test_bad_model")
     try:
-        harness.wait_for_node()
-        good = read_frames(1, start=6)[0]    # a frame MediaPipe detects from scratch
-        harness.send(image_message(good, 300.0), 300.0, settle_s=1.5)
-        assert spin_until(harness.node, lambda: harness.last_status()[1].level == DiagnosticStatus.ERROR, 5)
+        assert spin_until(harness.node, lambda: harness.diagnostics and harness.last_status()[1].level == DiagnosticStatus.ERROR, 60)
         assert "model failed to load" in harness.last_status()[1].message
-        assert not harness.skeletons and node.poll() is None
+        assert harness.last_status()[0]["lifecycle_state"] == "unconfigured"
+        assert harness.images.get_subscription_count() == 0 and node.poll() is None
     finally:
         node.terminate()
         output = stop_peer(node)
@@ -238,11 +236,51 @@ def test_bad_parameters_are_named_and_the_node_keeps_running(ros):
     node = start_node("hypotheses:=0", "window_mode:=sideways")
     harness = Harness("node_test_bad_parameters")
     try:
-        harness.wait_for_node()
-        assert spin_until(harness.node, lambda: harness.last_status()[1].level == DiagnosticStatus.ERROR, 5)
+        assert spin_until(harness.node, lambda: harness.diagnostics and harness.last_status()[1].level == DiagnosticStatus.ERROR, 60)
         message = harness.last_status()[1].message
         assert message.startswith("bad parameters: hypotheses") and "model failed to load" not in message
         assert "window_mode must be one of causal, centered, got 'sideways'" in message
+        assert node.poll() is None
+    finally:
+        node.terminate()
+        stop_peer(node)
+        harness.node.destroy_node()
+
+
+def test_lifecycle_transitions_start_and_stop_the_node(ros):
+    """autostart:=false: nothing is subscribed until configure + activate (lifecycle services over
+    rclpy); deactivate unsubscribes, cleanup releases the model, and it can be configured again."""
+    from lifecycle_msgs.msg import Transition
+    from lifecycle_msgs.srv import ChangeState, GetState
+    node = start_node("autostart:=false")
+    harness = Harness("node_test_lifecycle")
+    change = harness.node.create_client(ChangeState, "/posynda_lift/change_state")
+    get_state = harness.node.create_client(GetState, "/posynda_lift/get_state")
+
+    def call(client, request):
+        future = client.call_async(request)
+        assert spin_until(harness.node, future.done, 60), f"no answer from {client.srv_name}"
+        return future.result()
+
+    def transition(transition_id: int) -> bool:
+        return call(change, ChangeState.Request(transition=Transition(id=transition_id))).success
+
+    def state() -> str:
+        return call(get_state, GetState.Request()).current_state.label
+
+    try:
+        assert change.wait_for_service(timeout_sec=60) and get_state.wait_for_service(timeout_sec=10)
+        assert state() == "unconfigured" and harness.images.get_subscription_count() == 0
+        assert transition(Transition.TRANSITION_CONFIGURE) and state() == "inactive"
+        assert harness.images.get_subscription_count() == 0, "inactive: not listening yet"
+        assert transition(Transition.TRANSITION_ACTIVATE) and state() == "active"
+        harness.wait_for_node()
+        rgb = read_frames(1, start=8)[0]
+        assert harness.send_until(image_message(rgb, 400.0), 400.0, lambda: any(a.skeletons for a in harness.skeletons), timeout_s=30)
+        assert transition(Transition.TRANSITION_DEACTIVATE) and state() == "inactive"
+        assert spin_until(harness.node, lambda: harness.images.get_subscription_count() == 0, 10)
+        assert transition(Transition.TRANSITION_CLEANUP) and state() == "unconfigured"
+        assert transition(Transition.TRANSITION_CONFIGURE) and state() == "inactive"
         assert node.poll() is None
     finally:
         node.terminate()

@@ -1,8 +1,9 @@
-"""Per-person temporal state: the One-Euro keypoint filter and the pipeline's steady noise."""
+"""Per-person temporal state: tracks and their ids, the One-Euro keypoint filter, the pipeline's steady noise."""
 import numpy as np
 import pytest
 
-from posynda_ros.window import KeypointFilter, smooth_sequence
+from posynda_ros.msg import Skeleton3D
+from posynda_ros.window import KeypointFilter, PeopleTracker, smooth_sequence
 
 from fixtures import small_mocap
 
@@ -33,20 +34,68 @@ def test_pipeline_keeps_one_noise_draw_per_track():
     from posynda_ros.pipeline import LiftPipeline
     pipeline = LiftPipeline(open_backend(preference="onnxruntime-cpu"), hypotheses=3)
     try:
-        first = pipeline._track_noise()
-        assert first.shape == (3, pipeline.backend.frames, 17, 3)
-        assert pipeline._track_noise() is first
-        pipeline.window.buffer.append(object())            # a track existed, then the person was lost
-        pipeline.window.reset()
-        assert not np.array_equal(pipeline._track_noise(), first)
+        first, second = PeopleTracker(pipeline.backend.frames).update([np.zeros((17, 2)), np.full((17, 2), 500.0)], 1.0)[0]
+        noise = pipeline._track_noise(first)
+        assert noise.shape == (3, pipeline.backend.frames, 17, 3)
+        assert pipeline._track_noise(first) is noise
+        assert not np.array_equal(pipeline._track_noise(second), noise)
     finally:
         pipeline.close()
 
 
-def test_a_person_who_leaves_is_reported_once_as_track_lost():
-    """Real frames of the bundled clip, then an empty image: the last estimate comes back once with TRACK_LOST."""
-    from posynda_ros.msg import Skeleton3D
+def person(x: float, y: float = 300.0) -> np.ndarray:
+    """A 17-joint 2D figure 200 px tall with its pelvis at (x, y)."""
+    return np.array([[x, y]]) + np.linspace([-20, -100], [20, 100], 17)
 
+
+def test_tracks_keep_their_ids_while_people_move_and_new_people_get_new_ids():
+    tracker = PeopleTracker(frames=9, max_gap_s=0.5)
+    ids = []
+    for i in range(20):   # A walks right, B walks left; the order of the detections changes half way
+        a, b = person(100 + 10 * i), person(600 - 10 * i)
+        tracks, ended = tracker.update([a, b] if i < 10 else [b, a], i / 30)
+        assert not ended
+        ids.append([t.track_id for t in tracks] if i < 10 else [t.track_id for t in tracks][::-1])
+    assert all(pair == [0, 1] for pair in ids)
+    tracks, _ = tracker.update([person(100 + 200), person(600 - 200), person(1000)], 20 / 30)
+    assert [t.track_id for t in tracks] == [0, 1, 2] and tracks[2].window.buffer.maxlen == 9
+
+
+def test_a_track_ends_when_its_person_is_unseen_for_max_gap_or_time_jumps():
+    tracker = PeopleTracker(frames=9, max_gap_s=0.5)
+    tracker.update([person(100), person(600)], 0.0)
+    tracks, ended = tracker.update([person(105)], 0.3)          # B missed for a moment: kept
+    assert [t.track_id for t in tracks] == [0] and not ended
+    tracks, ended = tracker.update([person(110)], 0.6)          # B unseen for 0.6 s: ended
+    assert [t.track_id for t in ended] == [1]
+    tracks, ended = tracker.update([person(110)], 0.1)          # time went back (a bag loop): everything ends
+    assert [t.track_id for t in ended] == [0] and [t.track_id for t in tracks] == [2]
+
+
+def test_two_people_in_the_real_clip_get_two_steady_tracks():
+    """The bundled clip from when the woman walks in towards the man on the box: both are lifted,
+    each keeps one id."""
+    from adaptation.runtime import open_backend
+    from posynda_ros.pipeline import LiftPipeline
+    from video import CAMERA, read_frames
+    pipeline = LiftPipeline(open_backend(preference="onnxruntime-cpu"), hypotheses=1, max_people=2)
+    try:
+        results = [pipeline.process(rgb, 10 + i / 30, CAMERA) for i, rgb in enumerate(read_frames(60, start=58))]
+    finally:
+        pipeline.close()
+    people = [[e for e in r.estimates if e.track_state != Skeleton3D.TRACK_LOST] for r in results]
+    assert sum(len(p) == 2 for p in people) >= 45, "".join(str(len(p)) for p in people)
+    ids = {e.track_id for p in people for e in p}
+    assert len(ids) == 2, ids                                   # no id churn over 60 images
+    for p in people:
+        if len(p) == 2:    # two different people, 1-2 m apart; the man on the box (left) keeps his id
+            man, woman = sorted(p, key=lambda e: e.keypoints_px[0, 0])
+            assert 0.5 < np.linalg.norm(man.positions_m[0] - woman.positions_m[0]) < 6.0
+            assert man.track_id == min(ids) and woman.track_id == max(ids)
+
+
+def test_a_person_who_leaves_is_reported_once_as_track_lost():
+    """Real frames of the bundled clip, then empty images: the last estimate comes back once with TRACK_LOST."""
     from adaptation.camera import Intrinsics
     from adaptation.runtime import open_backend
     from posynda_ros.pipeline import LiftPipeline
@@ -58,9 +107,10 @@ def test_a_person_who_leaves_is_reported_once_as_track_lost():
         seen = [r.estimates[0] for r in results if r.estimates]
         assert len(seen) >= 8 and seen[-1].track_state == Skeleton3D.TRACK_CONFIRMED
         empty = np.full((SIZE[1], SIZE[0], 3), 127, np.uint8)
-        lost = pipeline.process(empty, 11.0, camera).estimates
+        assert pipeline.process(empty, 11.0, camera).estimates == []        # unseen for 0.27 s: not gone yet
+        lost = pipeline.process(empty, 11.3, camera).estimates              # unseen for more than max_gap_s
         assert [e.track_state for e in lost] == [Skeleton3D.TRACK_LOST] and lost[0].track_id == seen[-1].track_id
         np.testing.assert_array_equal(lost[0].positions_m, seen[-1].positions_m)
-        assert pipeline.process(empty, 11.1, camera).estimates == []        # once only
+        assert pipeline.process(empty, 11.4, camera).estimates == []        # once only
     finally:
         pipeline.close()
