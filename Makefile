@@ -52,8 +52,11 @@ colcon-check:
 	rm -rf build/colcon_ws && mkdir -p build/colcon_ws/src && git clone --quiet . build/colcon_ws/src/posynda_ros
 	cd build/colcon_ws && PATH=$(abspath $(BIN)):$$PATH CMAKE_PREFIX_PATH=$(abspath $(VENV)) AMENT_PREFIX_PATH=$(abspath $(VENV)) \
 	  $(abspath build/colcon/bin/colcon) build --cmake-args -DBUILD_TESTING=OFF -DPython3_EXECUTABLE=$(abspath $(BIN)/python)
-	ls build/colcon_ws/install/posynda_ros/lib/posynda_ros/adapt build/colcon_ws/install/posynda_ros/share/posynda_ros/msg/Skeleton3DArray.msg \
-	   build/colcon_ws/install/posynda_ros/share/posynda_ros/launch/lift.launch.py
+	ls build/colcon_ws/install/posynda_ros/share/posynda_ros/msg/Skeleton3DArray.msg build/colcon_ws/install/posynda_ros/share/posynda_ros/launch/lift.launch.py
+	cd / && PYTHONPATH=$(abspath build/colcon_ws/install/posynda_ros/lib/python3.11/site-packages) \
+	  $(abspath build/colcon_ws/install/posynda_ros/lib/posynda_ros/adapt) --help > /dev/null
+	cd / && PYTHONPATH=$(abspath build/colcon_ws/install/posynda_ros/lib/python3.11/site-packages) $(abspath $(BIN)/python) -c \
+	  "import posynda_ros.msg, posynda_ros.lift_node; assert 'colcon_ws/install' in posynda_ros.msg.__file__ and 'colcon_ws/install' in posynda_ros.lift_node.__file__"
 
 clean:
 	rm -rf $(VENV) build
