@@ -1,12 +1,13 @@
 """Sustained throughput and latency of the lift node on the real clip, plus a memory soak.
 
-    .venv/bin/python benchmarks/node_throughput.py [--frames 1200] [--soak-s 600] [--max-people 2 --first-frame 64]
+    .venv/bin/python benchmarks/node_throughput.py [--frames 1200] [--soak-s 600] [--max-people 2 --first-frame 60 --last-frame 160 --ping-pong]
 
 Plays the bundled clip (looped, 884x497) at 30 Hz into the node process over rclpy with wall-clock
 stamps; latency = arrival of the skeleton array - the image stamp (same clock). Per-stage times
 and drops come from the node's /diagnostics; memory is the node's resident set size after
-warm-up and after the soak. With --max-people 2 --first-frame 64 only the part of the clip with
-both men in view is looped. Writes benchmarks/results/node_throughput_h<H>[_people<N>].{json,md}.
+warm-up and after the soak. With --max-people 2 --first-frame 60 --last-frame 160 --ping-pong only
+the part of the clip with both people in view (the man on the box, the woman walking past) is
+played, forwards then backwards. Writes benchmarks/results/node_throughput_h<H>[_people<N>].{json,md}.
 """
 from __future__ import annotations
 
@@ -39,14 +40,19 @@ def main() -> None:
     parser.add_argument("--soak-s", type=float, default=600.0, help="extra playing time for the memory soak (0: none)")
     parser.add_argument("--hypotheses", type=int, default=3)
     parser.add_argument("--max-people", type=int, default=1, help="the node's max_people")
-    parser.add_argument("--first-frame", type=int, default=0, help="loop the clip from this frame on")
+    parser.add_argument("--first-frame", type=int, default=0, help="loop the clip from this frame ...")
+    parser.add_argument("--last-frame", type=int, default=None, help="... to this one (exclusive; default: its end)")
+    parser.add_argument("--ping-pong", action="store_true",
+                        help="loop forwards then backwards, so that people do not jump back to where they started")
     args = parser.parse_args()
     use_camera_transport()
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
 
     clip = load_clip()
-    clip.frames = clip.frames[args.first_frame:]
+    clip.frames = clip.frames[args.first_frame:args.last_frame]
+    if args.ping_pong:
+        clip.frames = clip.frames + clip.frames[-2:0:-1]
     frames = [clip.frames[i % len(clip.frames)] for i in range(args.frames)]
     node_process = start_lift_node(extra=(f"hypotheses:={args.hypotheses}", f"max_people:={args.max_people}"))
     rclpy.init()
@@ -88,7 +94,8 @@ def main() -> None:
         "dropped_by_node": int(status.get("dropped", 0)), "backend": status.get("backend"),
         "stage_ms_mean_last_100": stage_ms,
         "lifter_share_of_frame_time": round(stage_ms.get("lift", 0) / max(1e-6, stage_ms.get("total", 1)), 3),
-        "hypotheses": args.hypotheses, "max_people": args.max_people, "first_frame": args.first_frame,
+        "hypotheses": args.hypotheses, "max_people": args.max_people,
+        "clip_frames": [args.first_frame, args.last_frame or args.first_frame + len(clip.frames)], "ping_pong": args.ping_pong,
         "people_per_array": {str(n): c for n, c in enumerate(np.bincount([people_in(m) for _, m in measured]).tolist())},
         "rss_mb_after_warmup": round(memory_before, 1),
         "rss_mb_after_soak": round(memory_soak, 1), "soak_s": args.soak_s,
@@ -101,7 +108,9 @@ def main() -> None:
         f"# Lift node throughput on the real clip, {args.hypotheses} hypotheses\n\n"
         f"Command: `.venv/bin/python benchmarks/node_throughput.py --frames {args.frames} --soak-s {args.soak_s:.0f} "
         f"--hypotheses {args.hypotheses}" + (f" --max-people {args.max_people}" if args.max_people > 1 else "")
-        + (f" --first-frame {args.first_frame}" if args.first_frame else "") + "`. "
+        + (f" --first-frame {args.first_frame}" if args.first_frame else "")
+        + (f" --last-frame {args.last_frame}" if args.last_frame is not None else "")
+        + (" --ping-pong" if args.ping_pong else "") + "`. "
         f"Machine: {result['machine']}.\n\n```json\n{json.dumps(result, indent=1)}\n```\n")
 
 

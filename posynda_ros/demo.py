@@ -173,8 +173,10 @@ def render_video(clip: Clip, stamps: list[int], received, out_dir: Path) -> tupl
         axis = figure.add_subplot(projection="3d")
         msg = by_stamp.get(stamp)
         people = [] if msg is None else [from_message(m) for m in msg.skeletons if m.track_state != Skeleton3D.TRACK_LOST]
+        half_range = 1.0
         if people:
             centre = np.mean([e.positions_m[0] for e in people], axis=0)
+            half_range = max(1.0, max(float(np.abs(e.positions_m - centre).max()) for e in people) + 0.2)
             for estimate in people:
                 colour = TRACK_COLOURS[estimate.track_id % len(TRACK_COLOURS)]
                 for parent, child in BONES:
@@ -186,7 +188,7 @@ def render_video(clip: Clip, stamps: list[int], received, out_dir: Path) -> tupl
                               label=f"id {estimate.track_id}")
             axis.set_title("depth " + ", ".join(f"{e.positions_m[0, 2]:.1f}" for e in people) + " m", fontsize=9)
         for setter in (axis.set_xlim, axis.set_ylim, axis.set_zlim):
-            setter(-1, 1)
+            setter(-half_range, half_range)
         axis.view_init(elev=10, azim=-60)
         figure.canvas.draw()
         plot = np.asarray(figure.canvas.buffer_rgba())[..., :3][..., ::-1]

@@ -27,7 +27,7 @@ from adaptation.uncertainty import for_hypotheses, summarize_hypotheses
 from posynda_ros.handedness import repair
 from posynda_ros.keypoints import MultiPoseDetector, PoseDetector
 from posynda_ros.messages import SkeletonEstimate
-from posynda_ros.window import PeopleTracker, PersonTrack, WindowFrame
+from posynda_ros.window import PeopleTracker, PersonTrack, WindowFrame, distinct_people
 
 STAGES = ("detect", "lift", "place")
 
@@ -64,6 +64,7 @@ class LiftPipeline:
         timings = {}
         started = time.perf_counter()
         detections = self.detector.people(rgb, stamp_s)
+        detections = [detections[i] for i in distinct_people([d.keypoints_px for d in detections], [d.score for d in detections])]
         timings["detect"] = (time.perf_counter() - started) * 1000
         tracks, ended = self.tracker.update([d.keypoints_px for d in detections], stamp_s)
         lost = [replace(t.last_estimate, track_state=Skeleton3D.TRACK_LOST) for t in ended if t.last_estimate is not None]

@@ -155,5 +155,20 @@ class PeopleTracker:
 
     @staticmethod
     def _distance(track: PersonTrack, keypoints_px: np.ndarray) -> float:
-        size = max(float(np.ptp(track.keypoints_px, axis=0).max()), 1.0)      # the track's 2D extent, pixels
-        return float(np.linalg.norm(keypoints_px - track.keypoints_px, axis=-1).mean()) / size
+        return person_distance(track.keypoints_px, keypoints_px)
+
+
+def person_distance(reference_px: np.ndarray, other_px: np.ndarray) -> float:
+    """Mean distance of two people's (J, 2) joints in units of the reference's 2D extent."""
+    size = max(float(np.ptp(reference_px, axis=0).max()), 1.0)
+    return float(np.linalg.norm(other_px - reference_px, axis=-1).mean()) / size
+
+
+def distinct_people(keypoints_px: list[np.ndarray], scores: list[float], min_distance: float = 0.3) -> list[int]:
+    """Indices of the detections to keep, best score first: a detector may report one person twice
+    (measured on the bundled clip's backlit man), and the second copy would start a new track."""
+    kept: list[int] = []
+    for i in sorted(range(len(keypoints_px)), key=lambda i: -scores[i]):
+        if all(person_distance(keypoints_px[k], keypoints_px[i]) > min_distance for k in kept):
+            kept.append(i)
+    return sorted(kept)

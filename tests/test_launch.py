@@ -39,3 +39,17 @@ def test_rviz_config_shows_the_marker_topic_the_node_publishes():
     config = yaml.safe_load((REPO / "rviz" / "posynda.rviz").read_text())
     topics = [d.get("Topic", {}).get("Value") for d in config["Visualization Manager"]["Displays"]]
     assert "/skeleton_markers" in topics
+
+
+def test_every_tool_is_installed_as_a_runnable_launcher():
+    """setup.cfg's tools, as CMakeLists.txt installs them (`make setup`: next to this interpreter)."""
+    import os
+    import subprocess
+    import sys
+    tools = re.findall(r"^    ([a-z_]+) = [a-z_.]+:main$", (REPO / "setup.cfg").read_text(), re.M)
+    assert {"adapt", "lift", "train", "demo"} <= set(tools)
+    bin_dir = Path(sys.executable).parent
+    for tool in tools:
+        assert os.access(bin_dir / tool, os.X_OK), f"{bin_dir / tool} is missing or not executable"
+    answer = subprocess.run([str(bin_dir / "adapt"), "--help"], capture_output=True, text=True, timeout=120)
+    assert answer.returncode == 0 and "--mount" in answer.stdout, answer.stderr[-2000:]

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from posynda_ros.msg import Skeleton3D
-from posynda_ros.window import KeypointFilter, PeopleTracker, smooth_sequence
+from posynda_ros.window import KeypointFilter, PeopleTracker, distinct_people, smooth_sequence
 
 from fixtures import small_mocap
 
@@ -59,6 +59,11 @@ def test_tracks_keep_their_ids_while_people_move_and_new_people_get_new_ids():
     assert all(pair == [0, 1] for pair in ids)
     tracks, _ = tracker.update([person(100 + 200), person(600 - 200), person(1000)], 20 / 30)
     assert [t.track_id for t in tracks] == [0, 1, 2] and tracks[2].window.buffer.maxlen == 9
+
+
+def test_a_person_reported_twice_in_one_image_is_kept_once():
+    a, a_again, b = person(100), person(104), person(400)
+    assert distinct_people([a, a_again, b], [0.6, 0.9, 0.7]) == [1, 2]      # the better copy of A, and B
 
 
 def test_a_track_ends_when_its_person_is_unseen_for_max_gap_or_time_jumps():
