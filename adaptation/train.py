@@ -46,7 +46,8 @@ class TrainConfig:
     warmup_steps: int = 100
     flip_augmentation: bool = True
     bone_jitter: float = 0.0              # each window's bone lengths x U(1 -+ this), 2D re-projected (augment.vary_proportions)
-    deployed_fraction: float = 0.9        # share of each batch trained through the deployed K=1 sampler (chosen on validation)
+    deployed_fraction: float = 0.9        # share of each batch trained through the deployed sampler (chosen on validation)
+    sampler_steps: int = 1                # K: DDIM steps of the deployed sampler, in training and validation (export with the same K)
     eval_every: int = 500
     seed: int = 0
     device: str = "auto"                  # auto | cpu | cuda
@@ -102,10 +103,10 @@ def lifter_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], flip: bo
 
 
 @torch.no_grad()
-def validate(model: torch.nn.Module, batch: dict[str, torch.Tensor], chunk: int = 256) -> float:
-    """MPJPE in mm with one hypothesis and one DDIM step (the deployment setting), fixed noise."""
+def validate(model: torch.nn.Module, batch: dict[str, torch.Tensor], chunk: int = 256, k: int = 1) -> float:
+    """MPJPE in mm with one hypothesis and K DDIM steps (the deployment setting), fixed noise."""
     model.eval()
-    sampler = diffusion.Sampler(model, k=1)
+    sampler = diffusion.Sampler(model, k=k)
     noise = torch.randn(batch["pose_3d"].shape, generator=torch.Generator().manual_seed(0)).to(batch["pose_3d"].device)
     errors = [float(mpjpe(sampler(batch["keypoints_2d"][i:i + chunk], noise[i:i + chunk]), batch["pose_3d"][i:i + chunk]))
               * len(noise[i:i + chunk]) for i in range(0, len(noise), chunk)]
@@ -153,7 +154,7 @@ def train(config: TrainConfig, command: str = "") -> Path:
         batch = {k: v.to(device) for k, v in train_set.sample(config.batch_size).items()}
         if config.bone_jitter > 0:
             batch = augment.vary_proportions(batch, config.bone_jitter)
-        loss = lifter_loss(model, batch, config.flip_augmentation, config.deployed_fraction)
+        loss = lifter_loss(model, batch, config.flip_augmentation, config.deployed_fraction, config.sampler_steps)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
@@ -167,7 +168,7 @@ def train(config: TrainConfig, command: str = "") -> Path:
             running = []
         if done % config.eval_every == 0 or done == config.steps:
             if val_batch is not None:
-                val = validate(model, val_batch)
+                val = validate(model, val_batch, k=config.sampler_steps)
                 if not history["val_mpjpe_mm"] or val < min(history["val_mpjpe_mm"]):
                     checkpoint.save(out / "best.pt", model, step=done, val_mpjpe_mm=val, **meta)
                 history["val_step"].append(done)

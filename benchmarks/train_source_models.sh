@@ -31,6 +31,10 @@ case $job in
     objective=${job#bones-}; [ $objective = diffusion ] && extra=(--deployed_fraction 0.9) || extra=(--model.objective regression)
     $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
       --out_dir runs/bones_${objective} --bone_jitter 0.1 "${extra[@]}" "${POSE[@]}" "$@" ;;
+  k2-diffusion)                    # the default trained and validated through K=2 DDIM steps (a refinement step the twin lacks)
+    splits randomized_train randomized_val
+    $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
+      --out_dir runs/k2_diffusion --sampler_steps 2 --deployed_fraction 0.9 "${POSE[@]}" "$@" ;;
   pose-*)                          # the pose-token diffusion lifter on one rig: pose-randomized (the default,
     rig=${job#pose-}; splits ${rig}_train ${rig}_val   # 12000 steps); pose-studio (adaptation source) and the
                                    # oracles pose-low_robot, pose-head_camera were trained with --steps 10000
