@@ -286,3 +286,21 @@ def test_lifecycle_transitions_start_and_stop_the_node(ros):
         node.terminate()
         stop_peer(node)
         harness.node.destroy_node()
+
+
+def test_with_max_people_two_both_people_are_published_with_their_own_ids(ros):
+    node = start_node("max_people:=2")
+    harness = Harness("node_test_two_people")
+    try:
+        harness.wait_for_node()
+        for i, rgb in enumerate(read_frames(30, start=58)):        # the woman walks past the man on the box
+            assert harness.send_and_wait(image_message(rgb, 500.0 + i / 30), 500.0 + i / 30)
+    finally:
+        node.terminate()
+        output = stop_peer(node)
+        harness.node.destroy_node()
+    pairs = [a.skeletons for a in harness.skeletons if len(a.skeletons) == 2]
+    assert len(pairs) >= 15, output[-3000:]
+    assert all(a.track_id != b.track_id for a, b in pairs)
+    assert len({s.track_id for pair in pairs for s in pair}) == 2, "each keeps one id"
+    assert "up to 2 people" in output
