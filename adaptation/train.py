@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from adaptation import augment, checkpoint, diffusion
@@ -47,6 +48,7 @@ class TrainConfig:
     flip_augmentation: bool = True
     bone_jitter: float = 0.0              # each window's bone lengths x U(1 -+ this), 2D re-projected (augment.vary_proportions)
     deployed_fraction: float = 0.9        # share of each batch trained through the deployed sampler (chosen on validation)
+    ema_decay: float = 0.0                # > 0: validate and save an exponential moving average of the weights
     sampler_steps: int = 1                # K: DDIM steps of the deployed sampler, in training and validation (export with the same K)
     eval_every: int = 500
     seed: int = 0
@@ -129,6 +131,8 @@ def train(config: TrainConfig, command: str = "") -> Path:
         val_batch = {k: v.to(device) for k, v in covering_windows(prepare(load_views(config.val_views)), config.model.frames).items()}
 
     model = build_model(config.model).to(device)
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay)) if config.ema_decay > 0 else None
+    kept = ema.module if ema is not None else model      # the weights validated and saved
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
     history: dict[str, list] = {"step": [], "loss_mm": [], "val_step": [], "val_mpjpe_mm": [], "val_seconds": []}
@@ -139,6 +143,8 @@ def train(config: TrainConfig, command: str = "") -> Path:
         state = torch.load(last, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
         torch.set_rng_state(state["torch_rng"])
         train_set.rng.bit_generator.state = state["numpy_rng"]
         start, history = state["step"], state["history"]
@@ -159,6 +165,8 @@ def train(config: TrainConfig, command: str = "") -> Path:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         optimizer.step()
+        if ema is not None:
+            ema.update_parameters(model)
         running.append(loss.item() * 1000)
         done = step + 1
         if done % 50 == 0 or done == config.steps:
@@ -168,19 +176,20 @@ def train(config: TrainConfig, command: str = "") -> Path:
             running = []
         if done % config.eval_every == 0 or done == config.steps:
             if val_batch is not None:
-                val = validate(model, val_batch, k=config.sampler_steps)
+                val = validate(kept, val_batch, k=config.sampler_steps)
                 if not history["val_mpjpe_mm"] or val < min(history["val_mpjpe_mm"]):
-                    checkpoint.save(out / "best.pt", model, step=done, val_mpjpe_mm=val, **meta)
+                    checkpoint.save(out / "best.pt", kept, step=done, val_mpjpe_mm=val, **meta)
                 history["val_step"].append(done)
                 history["val_mpjpe_mm"].append(val)
                 history.setdefault("val_seconds", []).append(round(seconds_before + bar.format_dict["elapsed"], 1))
                 bar.write(f"step {done}: validation MPJPE {val:.1f} mm (best {min(history['val_mpjpe_mm']):.1f})")
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": done,
+                        "ema": ema.state_dict() if ema is not None else None,
                         "history": history, "torch_rng": torch.get_rng_state(),
                         "numpy_rng": train_set.rng.bit_generator.state}, out / "last.pt.partial")
             Path(out / "last.pt.partial").replace(last)
             plot_curves(history, out / "loss.png", title=f"training {out.name}")
-    final = checkpoint.save(out / "final.pt", model, step=config.steps, **meta)
+    final = checkpoint.save(out / "final.pt", kept, step=config.steps, **meta)
     (out / "history.json").write_text(json.dumps(history, indent=1))
     return out / "best.pt" if (out / "best.pt").is_file() else final
 
