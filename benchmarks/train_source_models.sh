@@ -31,6 +31,11 @@ case $job in
     objective=${job#bones-}; [ $objective = diffusion ] && extra=(--deployed_fraction 0.9) || extra=(--model.objective regression)
     $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
       --out_dir runs/bones_${objective} --bone_jitter 0.1 "${extra[@]}" "${POSE[@]}" "$@" ;;
+  ema-diffusion|ema-regression)    # the default and its twin, validated and saved as an EMA of the weights (decay 0.999)
+    splits randomized_train randomized_val
+    objective=${job#ema-}; [ $objective = diffusion ] && extra=(--deployed_fraction 0.9) || extra=(--model.objective regression)
+    $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
+      --out_dir runs/ema_${objective} --ema_decay 0.999 "${extra[@]}" "${POSE[@]}" "$@" ;;
   k2-diffusion)                    # the default trained and validated through K=2 DDIM steps (a refinement step the twin lacks)
     splits randomized_train randomized_val
     $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
