@@ -2,7 +2,9 @@
        [namespace:=robot1] [rviz:=true] [camera_transport:=true]
 
 Starts the `lift` node (its console-script twin, without ROS's launch tools, is
-`lift --ros-args --params-file config/lift.yaml -r image:=... -r camera_info:=...`). The parameter
+`lift --ros-args --params-file config/lift.yaml -r image:=... -r camera_info:=...`). It is a
+lifecycle node that configures and activates itself (`autostart: true` in the parameter file);
+with `autostart: false` it waits for a lifecycle manager (`ros2 lifecycle set <node> configure`). The parameter
 file uses `/**`, so it applies under any namespace; RViz gets a copy of its config with the
 namespaced marker topic. camera_transport:=true gives the node the shipped Fast DDS profile
 (32 MiB shared memory, README "Image transport"); it is off by default because it changes how

@@ -119,3 +119,22 @@ def test_a_person_who_leaves_is_reported_once_as_track_lost():
         assert pipeline.process(empty, 11.4, camera).estimates == []        # once only
     finally:
         pipeline.close()
+
+
+def test_a_centred_window_publishes_each_image_half_a_window_late():
+    """window_mode centered: nothing until F//2 images of the person have arrived, then every result
+    belongs to the image F//2 earlier."""
+    from adaptation.runtime import open_backend
+    from posynda_ros.pipeline import LiftPipeline
+    from video import CAMERA, read_frames
+    pipeline = LiftPipeline(open_backend(preference="onnxruntime-cpu"), hypotheses=1, window_mode="centered")
+    half = pipeline.backend.frames // 2
+    try:
+        results = [pipeline.process(rgb, 10 + i / 15, CAMERA, context=i)
+                   for i, rgb in enumerate(read_frames(16, start=4, step=2))]
+    finally:
+        pipeline.close()
+    # MediaPipe finds the man from the first of these images (frame 4 of the clip)
+    assert all(r.context is None and not r.estimates for r in results[:half])
+    for i, result in enumerate(results[half:], start=half):
+        assert result.context == i - half and len(result.estimates) == 1
