@@ -36,10 +36,11 @@ case $job in
     objective=${job#ema-}; [ $objective = diffusion ] && extra=(--deployed_fraction 0.9) || extra=(--model.objective regression)
     $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
       --out_dir runs/ema_${objective} --ema_decay 0.999 "${extra[@]}" "${POSE[@]}" "$@" ;;
-  k2-diffusion)                    # the default trained and validated through K=2 DDIM steps (a refinement step the twin lacks)
-    splits randomized_train randomized_val
+  k2-diffusion|k2-ema-diffusion)   # the default trained and validated through K=2 DDIM steps (a refinement step the twin
+    splits randomized_train randomized_val   # lacks); k2-ema also keeps an EMA of the weights
+    [ $job = k2-ema-diffusion ] && extra=(--ema_decay 0.999) || extra=()
     $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
-      --out_dir runs/k2_diffusion --sampler_steps 2 --deployed_fraction 0.9 "${POSE[@]}" "$@" ;;
+      --out_dir runs/${job//-/_} --sampler_steps 2 --deployed_fraction 0.9 "${extra[@]}" "${POSE[@]}" "$@" ;;
   pose-*)                          # the pose-token diffusion lifter on one rig: pose-randomized (the default,
     rig=${job#pose-}; splits ${rig}_train ${rig}_val   # 12000 steps); pose-studio (adaptation source) and the
                                    # oracles pose-low_robot, pose-head_camera were trained with --steps 10000
