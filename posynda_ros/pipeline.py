@@ -81,8 +81,8 @@ class LiftPipeline:
             if track.window.output_index() is not None:     # None: a centred window is still filling
                 ready.append(track)
         if ready:   # centred windows of people missed in some images end at older images: publish one image's people
-            newest = max(self._output_frame(t).stamp_s for t in ready)
-            ready = [t for t in ready if self._output_frame(t).stamp_s == newest]
+            newest = max(t.window.output_frame().stamp_s for t in ready)
+            ready = [t for t in ready if t.window.output_frame().stamp_s == newest]
         else:   # nobody seen: this image's (possibly empty) list; a centred window filling: nothing yet
             return PipelineResult(lost, None if tracks and not lost else context, timings)
         started = time.perf_counter()
@@ -92,16 +92,12 @@ class LiftPipeline:
         started = time.perf_counter()
         estimates = []
         for track, hypotheses in zip(ready, lifted.reshape(len(ready), self.hypotheses, *lifted.shape[1:])):
-            frame = self._output_frame(track)
+            frame = track.window.output_frame()
             _, frame_intrinsics, score = frame.context
             track.last_estimate = self._place(hypotheses[:, track.window.output_index()], frame, frame_intrinsics, score, track)
             estimates.append(track.last_estimate)
         timings["place"] = (time.perf_counter() - started) * 1000
-        return PipelineResult(estimates + lost, self._output_frame(ready[0]).context[0], timings)
-
-    @staticmethod
-    def _output_frame(track: PersonTrack) -> WindowFrame:
-        return track.window.window()[1][track.window.output_index()]
+        return PipelineResult(estimates + lost, ready[0].window.output_frame().context[0], timings)
 
     def _track_noise(self, track: PersonTrack) -> np.ndarray:
         """The starting noise of a track's H hypotheses, drawn when the track starts."""

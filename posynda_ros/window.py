@@ -96,9 +96,16 @@ class PersonWindow:
 
     def window(self) -> tuple[np.ndarray, list[WindowFrame]]:
         """(F, J, 2) normalised 2D and its frames, newest last; while filling, the oldest frame repeats."""
-        frames = list(self.buffer)
-        frames = [frames[0]] * (self.frames - len(frames)) + frames
+        frames = self._padded()
         return np.stack([f.keypoints_n for f in frames]), frames
+
+    def output_frame(self) -> WindowFrame:
+        """The frame at output_index() (which must not be None)."""
+        return self._padded()[self.output_index()]
+
+    def _padded(self) -> list[WindowFrame]:
+        frames = list(self.buffer)
+        return [frames[0]] * (self.frames - len(frames)) + frames
 
 
 @dataclass
@@ -138,13 +145,9 @@ class PeopleTracker:
         self.stamp_s = stamp_s
         ended = [t for t in self.tracks if jumped or stamp_s - t.seen_s > self.max_gap_s]
         self.tracks = [t for t in self.tracks if t not in ended]
-        pairs = sorted((self._distance(t, k), ti, di) for ti, t in enumerate(self.tracks) for di, k in enumerate(keypoints_px))
-        assigned: dict[int, PersonTrack] = {}
-        taken: set[int] = set()
-        for distance, ti, di in pairs:
-            if distance <= self.match_distance and ti not in taken and di not in assigned:
-                assigned[di] = self.tracks[ti]
-                taken.add(ti)
+        distances = np.array([[person_distance(t.keypoints_px, k) for k in keypoints_px] for t in self.tracks],
+                             dtype=float).reshape(len(self.tracks), len(keypoints_px))
+        assigned = {di: self.tracks[ti] for ti, di in match_greedily(distances, self.match_distance)}
         for di, keypoints in enumerate(keypoints_px):
             if di not in assigned:
                 assigned[di] = PersonTrack(self.next_id, PersonWindow(self.frames, self.mode), KeypointFilter(), keypoints, stamp_s)
@@ -153,9 +156,17 @@ class PeopleTracker:
             assigned[di].keypoints_px, assigned[di].seen_s = keypoints, stamp_s
         return [assigned[di] for di in range(len(keypoints_px))], ended
 
-    @staticmethod
-    def _distance(track: PersonTrack, keypoints_px: np.ndarray) -> float:
-        return person_distance(track.keypoints_px, keypoints_px)
+
+
+def match_greedily(distances: np.ndarray, limit: float) -> list[tuple[int, int]]:
+    """One-to-one (row, column) pairs of a distance matrix, closest first, each at most `limit`."""
+    pairs, rows, columns = [], set(), set()
+    for distance, row, column in sorted((d, r, c) for (r, c), d in np.ndenumerate(distances)):
+        if distance <= limit and row not in rows and column not in columns:
+            pairs.append((row, column))
+            rows.add(row)
+            columns.add(column)
+    return pairs
 
 
 def person_distance(reference_px: np.ndarray, other_px: np.ndarray) -> float:
