@@ -25,10 +25,10 @@ import numpy as np
 
 from adaptation.multiview import read_qca
 from adaptation.runtime import open_backend
-from adaptation.skeleton import BONES
-from posynda_ros.demo import TRACK_COLOURS
+from posynda_ros.demo import draw_people
 from posynda_ros.msg import Skeleton3D
 from posynda_ros.pipeline import LiftPipeline
+from posynda_ros.window import match_greedily
 from real_video import DATA, FPS, RESULTS, pseudo_ground_truth
 
 MATCH_DISTANCE = 0.25      # of the truth person's 2D height
@@ -46,18 +46,10 @@ def read_video(path: Path) -> list[np.ndarray]:
 
 def match(estimates, truth_px: dict[int, np.ndarray]) -> dict[int, int]:
     """truth person -> index of the estimate matched to them (greedy, nearest first, within MATCH_DISTANCE)."""
-    pairs = []
-    for person, pixels in truth_px.items():
-        height = max(float(np.ptp(pixels[:, 1])), 1.0)
-        for index, estimate in enumerate(estimates):
-            distance = float(np.linalg.norm(estimate.keypoints_px - pixels, axis=-1).mean()) / height
-            if distance < MATCH_DISTANCE:
-                pairs.append((distance, person, index))
-    matched: dict[int, int] = {}
-    for _, person, index in sorted(pairs):
-        if person not in matched and index not in matched.values():
-            matched[person] = index
-    return matched
+    people = list(truth_px)
+    distances = np.array([[float(np.linalg.norm(e.keypoints_px - truth_px[p], axis=-1).mean()) / max(float(np.ptp(truth_px[p][:, 1])), 1.0)
+                           for e in estimates] for p in people], dtype=float).reshape(len(people), len(estimates))
+    return {people[row]: column for row, column in match_greedily(distances, MATCH_DISTANCE)}
 
 
 def score_view(frames, camera, view: int, tracks, max_people: int) -> tuple[dict, list]:
@@ -90,13 +82,7 @@ def score_view(frames, camera, view: int, tracks, max_people: int) -> tuple[dict
 
 def draw(rgb: np.ndarray, people) -> np.ndarray:
     image = np.ascontiguousarray(rgb[..., ::-1])
-    for estimate in people:
-        colour = TRACK_COLOURS[estimate.track_id % len(TRACK_COLOURS)][::-1]
-        for parent, child in BONES:
-            a, b = estimate.keypoints_px[parent].astype(int), estimate.keypoints_px[child].astype(int)
-            cv2.line(image, tuple(a), tuple(b), colour, 6)
-        cv2.putText(image, f"id {estimate.track_id}", tuple(estimate.keypoints_px[10].astype(int) - [40, 40]),
-                    cv2.FONT_HERSHEY_SIMPLEX, 2.0, colour, 5)
+    draw_people(image, people, line_px=6, font_scale=2.0, text_px=5, label_offset_px=(40, 40))
     return cv2.resize(image, (image.shape[1] // 4, image.shape[0] // 4))
 
 

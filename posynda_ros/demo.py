@@ -150,6 +150,20 @@ def record(received, path: Path) -> Path:
     return path
 
 
+def draw_people(image_bgr: np.ndarray, estimates, line_px: int = 2, font_scale: float = 0.6, text_px: int = 2,
+                label_offset_px: tuple[int, int] = (20, 15)) -> None:
+    """Each person's 2D skeleton and track id on a BGR image (in place), in their track's colour."""
+    from adaptation.skeleton import BONES
+
+    for estimate in estimates:
+        colour = TRACK_COLOURS[estimate.track_id % len(TRACK_COLOURS)][::-1]
+        for parent, child in BONES:
+            a, b = estimate.keypoints_px[parent], estimate.keypoints_px[child]
+            cv2.line(image_bgr, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), colour, line_px)
+        cv2.putText(image_bgr, f"id {estimate.track_id}", tuple(int(v) for v in estimate.keypoints_px[10] - label_offset_px),
+                    cv2.FONT_HERSHEY_SIMPLEX, font_scale, colour, text_px)
+
+
 def render_video(clip: Clip, stamps: list[int], received, out_dir: Path) -> tuple[Path, Path]:
     """Side-by-side video (image with 2D keypoints | 3D skeleton) and a contact sheet PNG."""
     import matplotlib
@@ -158,7 +172,6 @@ def render_video(clip: Clip, stamps: list[int], received, out_dir: Path) -> tupl
     import matplotlib.pyplot as plt
 
     from adaptation.plots import draw_skeleton
-    from adaptation.skeleton import BONES
     from posynda_ros.messages import from_message, stamp_nanoseconds
     from posynda_ros.msg import Skeleton3D
 
@@ -177,13 +190,9 @@ def render_video(clip: Clip, stamps: list[int], received, out_dir: Path) -> tupl
         if people:
             centre = np.mean([e.positions_m[0] for e in people], axis=0)
             half_range = max(1.0, max(float(np.abs(e.positions_m - centre).max()) for e in people) + 0.2)
+            draw_people(image, people)
             for estimate in people:
                 colour = TRACK_COLOURS[estimate.track_id % len(TRACK_COLOURS)]
-                for parent, child in BONES:
-                    a, b = estimate.keypoints_px[parent], estimate.keypoints_px[child]
-                    cv2.line(image, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), colour[::-1], 2)
-                cv2.putText(image, f"id {estimate.track_id}", tuple(int(v) for v in estimate.keypoints_px[10] - [20, 15]),
-                            cv2.FONT_HERSHEY_SIMPLEX, 0.6, colour[::-1], 2)
                 draw_skeleton(axis, estimate.positions_m - centre, color=f"#{colour[0]:02x}{colour[1]:02x}{colour[2]:02x}",
                               label=f"id {estimate.track_id}")
             axis.set_title("depth " + ", ".join(f"{e.positions_m[0, 2]:.1f}" for e in people) + " m", fontsize=9)
