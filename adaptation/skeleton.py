@@ -79,7 +79,6 @@ def bone_lengths(pose: np.ndarray) -> np.ndarray:
     return np.linalg.norm(pose[..., children, :] - pose[..., parents, :], axis=-1)
 
 
-
 def rescale_bones(pose, scales):
     """Poses (..., 17, 3) with each bone's length multiplied by `scales` (..., 16, in BONES order),
     directions and root kept: a person of other proportions in the same posture. numpy or torch."""

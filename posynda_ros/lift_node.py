@@ -48,7 +48,7 @@ PARAMETERS = {
     "max_people": 1,                 # people lifted per image (> 1: MediaPipe's Tasks landmarker, each with a track)
     "autostart": True,               # configure and activate at start-up (false: a lifecycle manager drives it)
 }
-RANGES = {   # name: (low, high) - declared as descriptor ranges, checked at start-up
+RANGES = {   # name: (low, high) - declared as descriptor ranges: ROS refuses a value outside
     "threads": (1, 64), "hypotheses": (1, 16), "image_queue_depth": (1, 100),
     "max_gap_s": (0.0, 10.0), "max_people": (1, 16), "min_detection_score": (0.0, 1.0), "no_image_warning_s": (0.1, 3600.0),
 }
