@@ -14,6 +14,10 @@ synchronised, calibrated 1088x1920 views at 60 fps, 100 frames, several people.
    camera's frame, beside MediaPipe's own 3D for the same detections (pose_world_landmarks,
    hip-centred), raw and through the same One-Euro filter.
 Pelvis depth: the lifter's root placed from its 3D, the 2D and the intrinsics (camera.solve_root).
+4. With --adapt, each model is also adapted to each camera by the product's `adapt` (PoSynDA, its
+   defaults): the camera mount as a robot reads it from /tf_static (height above the floor, pitch and
+   roll, from the calibration) and that view's own unlabelled 2D (every detection, linked into
+   tracks by the node's tracker); never the triangulated 3D. Adapted models are cached.
 Writes benchmarks/results/real_video.{json,md} and real_video.png.
 """
 from __future__ import annotations
@@ -33,16 +37,19 @@ from adaptation.clips import prepare
 from adaptation.dataset import CameraViews, Sequence
 from adaptation.evaluate import predict_views
 from adaptation.metrics import acceleration, acceleration_error, p_mpjpe
-from adaptation.multiview import match_people, read_qca
+from adaptation.mount import CameraMount
+from adaptation.multiview import CalibratedCamera, match_people, read_qca
 from adaptation.plots import draw_skeleton
 from adaptation.skeleton import BONES, JOINT_INDEX, ROOT, bone_lengths, root_relative, swap_left_right
 from posynda_ros.handedness import repair
 from posynda_ros.keypoints import MultiPoseDetector
-from posynda_ros.window import smooth_sequence
+from posynda_ros.adapt_cli import main as adapt_main
+from posynda_ros.window import PeopleTracker, smooth_sequence
 
 DATA = Path(__file__).with_name("data") / "pose2sim_multiperson"
 RESULTS = Path(__file__).with_name("results")
 CACHE = Path(__file__).with_name(".cache") / "real_video_detections.npz"
+ADAPTED = CACHE.with_name("real_video_adapted")
 FPS = 60.0
 MAX_REPROJECTION_PX = 50.0      # a match across views (people are ~1000 px tall here)
 MAX_STEP_M = 0.3                # a person's pelvis moves less than this between frames at 60 fps
@@ -163,7 +170,41 @@ def pseudo_ground_truth(stride: int = 1) -> dict:
     print(f"{len(sequences)} single-view runs, {sum(len(s.keypoints_2d) for s in sequences)} frames")
     return {"sequences": sequences, "meta": meta, "tracks": tracks, "reprojection": reprojection, "raw_accel": raw_accel,
             "smoothed_accel": smoothed_accel,
-            "views": [c.name for c in cameras], "left_right": left_right_audit(cameras, detections, tracks)}
+            "views": [c.name for c in cameras], "cameras": cameras, "detections": detections, "left_right": left_right_audit(cameras, detections, tracks)}
+
+
+def camera_mount(camera: CalibratedCamera) -> CameraMount:
+    """What a robot reads from /tf_static: height above the floor (world z = 0, z up; the triangulated
+    ankles stand at 0.15 m) and the up direction in the camera."""
+    centre = -camera.rotation.T @ camera.translation
+    return CameraMount.from_up(camera.rotation @ np.array([0.0, 0.0, 1.0]), float(centre[2]), "calibration")
+
+
+def view_tracks(camera: CalibratedCamera, detections: list[list[tuple]]) -> CameraViews:
+    """Every detection of one view, linked by the node's tracker into tracks of >= MIN_RUN frames
+    and One-Euro smoothed: the unlabelled video a user would record with this camera."""
+    tracker, by_id = PeopleTracker(frames=9), {}
+    for t, people in enumerate(detections):
+        for track, person in zip(tracker.update([p[0] for p in people], t / FPS)[0], people):
+            by_id.setdefault(track.track_id, []).append(person)
+    return CameraViews([Sequence(f"{camera.name}/track{i}", smooth_sequence(np.stack([p[0] for p in people]), FPS),
+                                 np.stack([p[1] for p in people]), camera.intrinsics, FPS)
+                        for i, people in by_id.items() if len(people) >= MIN_RUN])
+
+
+def adapted_model(name: str, path: str, camera: CalibratedCamera, detections: list[list[tuple]]) -> Path:
+    """`adapt --views <this view's tracks> --mount <from the calibration>` on the model at `path`; cached."""
+    out = ADAPTED / name / camera.name
+    if not (out / "lifter.pt").is_file():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        target = out.with_name(camera.name + "_views.npz")
+        view_tracks(camera, detections).save(target)
+        mount = camera_mount(camera)
+        code = adapt_main(["--views", str(target), "--base-model", str(path), "--out", str(out), "--overwrite", "--mount",
+                           f"height_m: {mount.height_m:.3f}, pitch_deg: {mount.pitch_deg:.2f}, roll_deg: {mount.roll_deg:.2f}"])
+        if code != 0:
+            raise RuntimeError(f"adapt failed for {name} on {camera.name}")
+    return out / "lifter.pt"
 
 
 def left_right_audit(cameras, detections, tracks) -> dict:
@@ -210,6 +251,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="*", default=[], help="name=checkpoint.pt (default: the shipped model)")
     parser.add_argument("--hypotheses", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--adapt", action="store_true", help="also adapt each model to each camera (see 4. above)")
     parser.add_argument("--stride", type=int, default=1, help="use every n-th frame (2: 30 fps, the training rate)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -245,18 +287,32 @@ def main() -> None:
 
     rows = score("MediaPipe world landmarks", [root_relative(smooth_sequence(m["world"], FPS / args.stride)) for m in meta], None)
     rows += score("MediaPipe world landmarks, raw", [root_relative(m["world"]) for m in meta], None)
-    predictions = {}
-    for name, path in models.items():
+    def lift(path: str | Path, keep: list[int]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Poses and relative pelvis depth errors of the sequences `keep`, lifted by the model at `path`."""
         model, _ = checkpoint.load(path)
-        predicted = predict_views(model, prepared, hypotheses=args.hypotheses, causal=True)
+        predicted = predict_views(model, [prepared[i] for i in keep], hypotheses=args.hypotheses, causal=True)
         depth_error = []
-        for s, sequence, p in zip(prepared, sequences, predicted):
+        for i, p in zip(keep, predicted):
+            s = prepared[i]
             root = solve_root(p.pose.astype(np.float64), s.keypoints_2d.astype(np.float64), s.camera[None, :2],
                               s.camera[None, 2:], np.clip(s.confidence, 1e-3, 1.0))
-            truth = sequence.keypoints_3d[:, ROOT, 2]
+            truth = sequences[i].keypoints_3d[:, ROOT, 2]
             depth_error.append((root[:, 2] - truth) / truth)
-        predictions[name] = [p.pose for p in predicted]
+        return [p.pose for p in predicted], depth_error
+
+    predictions = {}
+    for name, path in models.items():
+        predictions[name], depth_error = lift(path, list(range(len(sequences))))
         rows += score(name, predictions[name], depth_error)
+        if args.adapt:
+            poses, depth_error = [None] * len(sequences), [None] * len(sequences)
+            for v, camera in enumerate(ground_truth["cameras"]):
+                keep = [i for i, m in enumerate(meta) if m["view"] == camera.name]
+                lifted = lift(adapted_model(name, path, camera, ground_truth["detections"][v]), keep)
+                for i, pose, error in zip(keep, *lifted):
+                    poses[i], depth_error[i] = pose, error
+            predictions[f"{name}, adapted"] = poses
+            rows += score(f"{name}, adapted to each camera", poses, depth_error)
     for r in rows:
         print({k: round(v, 1) if isinstance(v, float) else v for k, v in r.items()})
     machine = f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}"
@@ -285,7 +341,7 @@ def main() -> None:
     (RESULTS / f"{stem}.md").write_text(
         "# Real video: single-view 3D against triangulated pseudo ground truth (Pose2Sim multi-person demo)\n\n"
         f"Command: `.venv/bin/python benchmarks/real_video.py --models {' '.join(k + '=' + v for k, v in models.items())} "
-        f"--hypotheses {args.hypotheses} --stride {args.stride}`. Machine: {machine}.\n"
+        f"--hypotheses {args.hypotheses} --stride {args.stride}{' --adapt' if args.adapt else ''}`. Machine: {machine}.\n"
         f"{len(reprojection)} people-frames matched across views in {len(tracks)} tracks; pseudo ground truth "
         f"reprojects to {np.mean(reprojection):.1f} px on average (1088x1920 images), then is smoothed over time "
         f"(Gaussian, sigma {SMOOTHING_SIGMA:.0f} frames; its acceleration {raw_accel:.0f} -> {ground_truth['smoothed_accel']:.0f} mm/frame²). "

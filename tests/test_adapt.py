@@ -198,7 +198,8 @@ def test_a_wrong_or_contradictory_mount_exits_and_writes_nothing(case, message, 
 
 
 def test_target_3d_labels_never_reach_the_adapted_weights(base_model, source_views):
-    """Random values in the target's 3D leave the adapted weights bit-identical: labels are never read."""
+    """Random values in the target's 3D leave the adapted weights bit-identical: labels are never read,
+    not even by the teacher's pseudo-labels (the public code's leak)."""
     views = render(small_mocap(60), Rig.load("robot"), seed=3)
     source = CameraViews.load(source_views)
     weights = []
@@ -209,7 +210,7 @@ def test_target_3d_labels_never_reach_the_adapted_weights(base_model, source_vie
                              for s in views.sequences])
         model, _ = checkpoint.load(base_model / "lifter.pt")
         adapted, _ = adapt(model, source, noisy, AdaptConfig(steps=3, batch_size=4, hypotheses=2, eval_every=1,
-                                                              select_by="last", device="cpu"))
+                                                              pseudo_labels=True, select_by="last", device="cpu"))
         weights.append(adapted.state_dict())
     base, _ = checkpoint.load(base_model / "lifter.pt")
     assert any(not torch.equal(weights[0][k], v) for k, v in base.state_dict().items())   # it did adapt
