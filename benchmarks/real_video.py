@@ -37,7 +37,7 @@ from adaptation.clips import prepare
 from adaptation.dataset import CameraViews, Sequence
 from adaptation.evaluate import predict_views
 from adaptation.metrics import acceleration, acceleration_error, p_mpjpe
-from adaptation.mount import CameraMount
+from adaptation.mount import ANKLES, CameraMount
 from adaptation.multiview import CalibratedCamera, match_people, read_qca
 from adaptation.plots import draw_skeleton
 from adaptation.skeleton import BONES, JOINT_INDEX, ROOT, bone_lengths, root_relative, swap_left_right
@@ -126,6 +126,12 @@ def track_acceleration(tracks) -> float:
     return float(np.concatenate(values).mean() * 1000)
 
 
+def torso_lean_deg(poses: np.ndarray) -> np.ndarray:
+    """How far the pelvis->thorax direction leans towards the camera, in the camera's y-z plane (degrees)."""
+    torso = poses[..., JOINT_INDEX["thorax"], :] - poses[..., ROOT, :]
+    return np.degrees(np.arctan2(-torso[..., 2], -torso[..., 1]))
+
+
 def runs(frames: list[int], minimum: int = MIN_RUN) -> list[list[int]]:
     """Consecutive runs of sorted frame numbers, at least `minimum` long."""
     out, current = [], []
@@ -151,6 +157,8 @@ def pseudo_ground_truth(stride: int = 1) -> dict:
     smooth_tracks(tracks)
     smoothed_accel = track_acceleration(tracks)
     reprojection = [p.reprojection_px for ps in people for p in ps]
+    stature = float(np.nanmedian([p.points_world[JOINT_INDEX["head"], 2] - p.points_world[list(ANKLES), 2].mean()
+                                  for by_frame in tracks.values() for p in by_frame.values()]))   # world z is up
     print(f"pseudo ground truth: {len(reprojection)} people-frames, {len(tracks)} tracks, reprojection "
           f"{np.mean(reprojection):.1f} px mean, acceleration {raw_accel:.1f} mm/frame^2 raw, "
           f"{smoothed_accel:.1f} smoothed")
@@ -169,7 +177,7 @@ def pseudo_ground_truth(stride: int = 1) -> dict:
                              "reprojection": float(np.mean([by_frame[t].reprojection_px for t in run]))})
     print(f"{len(sequences)} single-view runs, {sum(len(s.keypoints_2d) for s in sequences)} frames")
     return {"sequences": sequences, "meta": meta, "tracks": tracks, "reprojection": reprojection, "raw_accel": raw_accel,
-            "smoothed_accel": smoothed_accel,
+            "smoothed_accel": smoothed_accel, "head_above_ankles_m": stature,
             "views": [c.name for c in cameras], "cameras": cameras, "detections": detections, "left_right": left_right_audit(cameras, detections, tracks)}
 
 
@@ -274,6 +282,7 @@ def main() -> None:
                    "mpjpe_mm": float(np.linalg.norm(np.concatenate(predicted) - np.concatenate(truth), axis=-1).mean()),
                    "p_mpjpe_mm": p_mpjpe(np.concatenate(predicted), np.concatenate(truth)),
                    "accel_error_mm": sum(a * n for a, n in accel) / max(1, sum(n for _, n in accel)),
+                   "lean_bias_deg": float(np.mean(torso_lean_deg(np.concatenate(predicted)) - torso_lean_deg(np.concatenate(truth)))),
                    "truth_accel_mm": float(np.mean(np.concatenate([np.linalg.norm(acceleration(t), axis=-1).ravel() for t in truth]))),
                    "pseudo_gt_reprojection_px": float(np.mean([meta[i]["reprojection"] for i in keep]))}
             if depth_error is not None:
@@ -320,14 +329,15 @@ def main() -> None:
     stem = "real_video" if args.stride == 1 else f"real_video_stride{args.stride}"
     (RESULTS / f"{stem}.json").write_text(json.dumps(
         {"machine": machine, "truth_accel_raw_mm": raw_accel, "smoothing_sigma_frames": SMOOTHING_SIGMA, "hypotheses": args.hypotheses, "models": models, "tracks": len(tracks),
-         "people_frames": len(reprojection), "reprojection_px_mean": float(np.mean(reprojection)),
+         "people_frames": len(reprojection), "head_above_ankles_m": ground_truth["head_above_ankles_m"], "reprojection_px_mean": float(np.mean(reprojection)),
          "left_right": ground_truth["left_right"], "rows": rows}, indent=1))
-    header = "| model | view | frames | MPJPE mm | P-MPJPE mm | accel err mm/f² | size pred/true | pelvis depth err % (bias) |"
-    lines = [header, "|---|---|---|---|---|---|---|---|"]
+    header = ("| model | view | frames | MPJPE mm | P-MPJPE mm | accel err mm/f² | size pred/true | torso lean pred-true deg "
+              "| pelvis depth err % (bias) |")
+    lines = [header, "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         depth = f"{r['pelvis_depth_error_pct']:.1f} ({r['pelvis_depth_bias_pct']:+.1f})" if "pelvis_depth_error_pct" in r else "-"
         lines.append(f"| {r['model']} | {r['view']} | {r['frames']} | {r['mpjpe_mm']:.1f} | {r['p_mpjpe_mm']:.1f} | "
-                     f"{r['accel_error_mm']:.1f} | {r['size_ratio']:.2f} | {depth} |")
+                     f"{r['accel_error_mm']:.1f} | {r['size_ratio']:.2f} | {r['lean_bias_deg']:+.1f} | {depth} |")
     truth_rows = [r for r in rows if r["model"] == rows[0]["model"]]
     lines += ["", "Pseudo ground truth per view: " + ", ".join(
         f"{r['view']} reprojection {r['pseudo_gt_reprojection_px']:.1f} px, own accel {r['truth_accel_mm']:.1f} mm/f²"
@@ -345,9 +355,11 @@ def main() -> None:
         f"{len(reprojection)} people-frames matched across views in {len(tracks)} tracks; pseudo ground truth "
         f"reprojects to {np.mean(reprojection):.1f} px on average (1088x1920 images), then is smoothed over time "
         f"(Gaussian, sigma {SMOOTHING_SIGMA:.0f} frames; its acceleration {raw_accel:.0f} -> {ground_truth['smoothed_accel']:.0f} mm/frame²). "
-        "Root-relative, camera frame, mm; "
+        f"The triangulated people's head is {ground_truth['head_above_ankles_m']:.2f} m above their ankles (median). "
+        "Root-relative, camera frame, mm; torso lean: how far the pelvis->thorax direction leans towards the camera (camera y-z plane), predicted minus true, mean; "
         f"causal windows at {FPS / args.stride:.0f} fps; H = {args.hypotheses}.\n\n" + "\n".join(lines) + "\n")
-    plot_example(sequences, meta, predictions, RESULTS / f"{stem}.png")
+    first = next(iter(models))          # the picture: the first model, adapted or not (more lines are unreadable)
+    plot_example(sequences, meta, {k: v for k, v in predictions.items() if k.split(",")[0] == first}, RESULTS / f"{stem}.png")
 
 
 def plot_example(sequences, meta, predictions, path: Path) -> None:

@@ -36,6 +36,11 @@ case $job in
     objective=${job#ema-}; [ $objective = diffusion ] && extra=(--deployed_fraction 0.9) || extra=(--model.objective regression)
     $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
       --out_dir runs/ema_${objective} --ema_decay 0.999 "${extra[@]}" "${POSE[@]}" "$@" ;;
+  long-diffusion|long-regression)  # the default and its twin with twice the budget (24000 steps), EMA of the weights
+    splits randomized_train randomized_val
+    objective=${job#long-}; [ $objective = diffusion ] && extra=(--deployed_fraction 0.9) || extra=(--model.objective regression)
+    $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
+      --out_dir runs/long_${objective} --ema_decay 0.999 "${extra[@]}" "${POSE[@]}" --steps 24000 "$@" ;;
   k2-diffusion|k2-ema-diffusion)   # the default trained and validated through K=2 DDIM steps (a refinement step the twin
     splits randomized_train randomized_val   # lacks); k2-ema also keeps an EMA of the weights
     [ $job = k2-ema-diffusion ] && extra=(--ema_decay 0.999) || extra=()
