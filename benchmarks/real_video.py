@@ -23,6 +23,7 @@ Writes benchmarks/results/real_video.{json,md} and real_video.png.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
 from pathlib import Path
@@ -41,9 +42,9 @@ from adaptation.mount import ANKLES, CameraMount
 from adaptation.multiview import CalibratedCamera, match_people, read_qca
 from adaptation.plots import draw_skeleton
 from adaptation.skeleton import BONES, JOINT_INDEX, ROOT, bone_lengths, root_relative, swap_left_right
+from posynda_ros.adapt_cli import main as adapt_main
 from posynda_ros.handedness import repair
 from posynda_ros.keypoints import MultiPoseDetector
-from posynda_ros.adapt_cli import main as adapt_main
 from posynda_ros.window import PeopleTracker, smooth_sequence
 
 DATA = Path(__file__).with_name("data") / "pose2sim_multiperson"
@@ -201,8 +202,9 @@ def view_tracks(camera: CalibratedCamera, detections: list[list[tuple]]) -> Came
 
 
 def adapted_model(name: str, path: str, camera: CalibratedCamera, detections: list[list[tuple]]) -> Path:
-    """`adapt --views <this view's tracks> --mount <from the calibration>` on the model at `path`; cached."""
-    out = ADAPTED / name / camera.name
+    """`adapt --views <this view's tracks> --mount <from the calibration>` on the model at `path`; cached
+    per checkpoint content."""
+    out = ADAPTED / f"{name}-{hashlib.sha1(Path(path).read_bytes()).hexdigest()[:10]}" / camera.name
     if not (out / "lifter.pt").is_file():
         out.parent.mkdir(parents=True, exist_ok=True)
         target = out.with_name(camera.name + "_views.npz")
