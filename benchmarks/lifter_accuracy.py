@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/lifter_accuracy.py --part val    # every choice is made on this
     .venv/bin/python benchmarks/lifter_accuracy.py --part test   # the final table, once
+    ... --runs long_diffusion     # re-score only these runs, keep the other rows of the results file
 
 Models (benchmarks/train_source_models.sh, `MODELS` below): the diffusion lifter (pose-token
 denoiser), the same denoiser as a deterministic regressor, the single-frame MLP, and the previous
@@ -29,11 +30,14 @@ RESULTS = Path(__file__).with_name("results")
 RUNS = Path(__file__).resolve().parents[1] / "runs"
 TEST_RIGS = ("studio", "robot", "randomized", "portrait")
 KINDS = {"diffusion": "diffusion lifter", "regression": "same denoiser, deterministic (control)",
-         "mlp": "single-frame MLP (control)", "mixste": "MixSTE-style diffusion lifter (previous default)"}
+         "mlp": "single-frame MLP (control)", "mixste": "MixSTE-style diffusion lifter (previous default)",
+         "diffusion-2x": "diffusion lifter, 2x steps + EMA (not shipped)",
+         "regression-2x": "same denoiser, deterministic, 2x steps + EMA"}
 MODELS = [  # (trained through rig, kind, run directory under runs/)
     ("randomized", "diffusion", "pose_randomized"), ("randomized", "regression", "pose_regression"),
     ("randomized", "mlp", "randomized_mlp"), ("randomized", "mixste", "randomized_diffusion"),
     ("studio", "diffusion", "pose_studio"), ("studio", "mlp", "studio_mlp"), ("robot", "mlp", "robot_mlp"),
+    ("randomized", "diffusion-2x", "long_diffusion"), ("randomized", "regression-2x", "long_regression"),
 ]
 
 
@@ -42,17 +46,24 @@ def main() -> None:
     parser.add_argument("--part", choices=("val", "test"), required=True)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rigs", nargs="*", default=list(TEST_RIGS))
+    parser.add_argument("--runs", nargs="*", choices=[run for _, _, run in MODELS],
+                        help="score only these runs; the rows of the others come from the existing results file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    stem = f"lifter_accuracy_{args.part}"
+    previous = json.loads((RESULTS / f"{stem}.json").read_text())["rows"] if args.runs else []
     rows = []
     for train_rig, kind, run in MODELS:
+        if args.runs and run not in args.runs:
+            rows += [r for r in previous if Path(r["checkpoint"]).parent.name == run]
+            continue
         path = RUNS / run / "best.pt"
         if not path.is_file():
             print(f"skipping {path}: not trained (benchmarks/train_source_models.sh)")
             continue
         model, meta = checkpoint.load(path)
         settings = [(1, None)]
-        if kind in ("diffusion", "mixste"):
+        if kind in ("diffusion", "mixste", "diffusion-2x"):
             settings.append((3, fit_uncertainty(model, views(f"{train_rig}_val"), 3, f"{train_rig}_val")))
         for rig in args.rigs:
             data = views(f"{rig}_{args.part}")
@@ -71,7 +82,6 @@ def main() -> None:
                 print({k: v for k, v in row.items() if k not in ("checkpoint",)})
     machine = f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}"
     RESULTS.mkdir(exist_ok=True)
-    stem = f"lifter_accuracy_{args.part}"
     (RESULTS / f"{stem}.json").write_text(json.dumps({"machine": machine, "subjects": SUBJECTS[args.part], "rows": rows}, indent=1))
     lines = ["| trained on | model | test rig | H | MPJPE | P-MPJPE | PCK@150 | AUC | accel | in-view MPJPE | truncated MPJPE (frames) | unc. ratio / rank corr. |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]

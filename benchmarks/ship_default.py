@@ -19,16 +19,18 @@ import torch
 from adaptation import checkpoint
 from adaptation.evaluate import fit_uncertainty
 from adaptation.export import export_model_dir, onnx_parity
-from adaptation.runtime import DEFAULT_MODEL_DIR
 from adaptation.skeleton import NUM_JOINTS
 from splits import views
+
+# The repository's copy (runtime.DEFAULT_MODEL_DIR is the installed one, which `make setup` links here).
+SOURCE_MODEL_DIR = Path(__file__).resolve().parents[1] / "adaptation" / "models" / "default"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--rig", required=True, help="the rig it was trained through (its <rig>_val views calibrate)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR)
+    parser.add_argument("--out", type=Path, default=SOURCE_MODEL_DIR)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
