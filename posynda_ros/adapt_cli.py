@@ -181,7 +181,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.out.exists():
                 shutil.rmtree(args.out)
             os.replace(partial, args.out)
-            print(f"adapt: {target.num_frames} target frames in {len(target.sequences)} tracks; "
+            kept = (f"step {history['selected_step']} of {config.steps} kept (--select_by {config.select_by})"
+                    if history["selected_step"] else
+                    f"no step scored better than the base model on held-out target 2D (--select_by {config.select_by}): "
+                    "the output is the base model")
+            print(f"adapt: {target.num_frames} target frames in {len(target.sequences)} tracks; {kept}; "
                   f"adapted model -> {args.out} ({report['wall_time_s']} s)")
     except (OSError, ValueError, RuntimeError) as error:
         print(f"adapt: error: {error}", file=sys.stderr)
