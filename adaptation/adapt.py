@@ -33,7 +33,7 @@ from adaptation.clips import ClipSampler, covering_windows, prepare
 from adaptation.dataset import CameraViews, Sequence
 from adaptation.diffusion import Sampler, sample_hypotheses
 from adaptation.lora import merge_lora, prepare_for_adaptation
-from adaptation.mount import CameraMount
+from adaptation.mount import CameraMount, mirror_symmetric
 from adaptation.plots import plot_curves
 from adaptation.skeleton import BONES, JOINT_INDEX, ROOT, SYMMETRIC_BONES
 from adaptation.train import lifter_loss, pick_device
@@ -177,7 +177,7 @@ def adapt(student: torch.nn.Module, source_views: CameraViews, target_views: Cam
     heldout = {k: v.to(device) for k, v in criterion_windows(heldout_views, frames, seed=config.seed).items()}
     mounted = config.augmentation and config.mount_augmentation and mount is not None and bool(source_mocap)
     mocap = MocapClips(source_mocap, frames, seed=config.seed + 1000 * rank + 2) if mounted else None
-    flip = not mounted or abs(mount.roll_deg) < 1.0        # a mirror image turns the roll the other way
+    flip = not mounted or mirror_symmetric(mount)
 
     student = student.to(device)
     trainable = prepare_for_adaptation(student, config.lora_rank or None, config.output_bias)

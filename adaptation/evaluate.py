@@ -99,10 +99,10 @@ def evaluate(model: torch.nn.Module, views: CameraViews, hypotheses: int = 1, k:
 
 
 def fit_uncertainty(model: torch.nn.Module, views: CameraViews, hypotheses: int, name: str = "",
-                    aggregation: str = "mean") -> UncertaintyCalibration:
+                    aggregation: str = "mean", flip: bool = False) -> UncertaintyCalibration:
     """Fit the per-joint uncertainty calibration of `model` at H hypotheses on labelled (validation) views."""
     sequences = prepare(views)
-    predictions = predict_views(model, sequences, hypotheses=hypotheses, aggregation=aggregation)
+    predictions = predict_views(model, sequences, hypotheses=hypotheses, aggregation=aggregation, flip=flip)
     error = np.concatenate([np.linalg.norm(p.pose - s.pose_3d, axis=-1) for p, s in zip(predictions, sequences)])
     return fit(np.concatenate([p.spread for p in predictions]), error, hypotheses, fitted_on=name)
 

@@ -29,11 +29,13 @@ OUTPUT = "pose_3d"
 ENGINE_CACHE = Path(os.environ.get("POSYNDA_ENGINE_CACHE", Path.home() / ".cache" / "posynda_ros" / "engines"))
 
 
-def export_onnx(model: torch.nn.Module, path: str | os.PathLike, k: int = 1, model_id: str = "") -> Path:
-    """Write the K-step sampler of `model` to `path` (atomically) and return it."""
+def export_onnx(model: torch.nn.Module, path: str | os.PathLike, k: int = 1, model_id: str = "",
+                flip: bool = False) -> Path:
+    """Write the K-step sampler of `model` to `path` (atomically) and return it; with `flip` the graph
+    also lifts the mirrored input and averages (test-time mirroring, twice the cost)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    sampler = Sampler(model.eval(), k=k).eval()
+    sampler = Sampler(model.eval(), k=k, flip=flip).eval()
     frames = model.config.frames
     example = (torch.randn(2, frames, NUM_JOINTS, 2), torch.randn(2, frames, NUM_JOINTS, 3))
     batch = torch.export.Dim("batch", min=1, max=1024)
@@ -42,7 +44,7 @@ def export_onnx(model: torch.nn.Module, path: str | os.PathLike, k: int = 1, mod
                                 dynamic_shapes={"keypoints_2d": {0: batch}, "noise": {0: batch}}, verbose=False)
     program.model.metadata_props.update({
         "posynda.format": "posynda-lifter-onnx/1", "posynda.layout": LAYOUT, "posynda.frames": str(frames),
-        "posynda.joints": str(NUM_JOINTS), "posynda.ddim_steps": str(k), "posynda.model_id": model_id,
+        "posynda.joints": str(NUM_JOINTS), "posynda.ddim_steps": str(k), "posynda.flip": str(flip).lower(), "posynda.model_id": model_id,
         "posynda.config": json.dumps(model.config.to_dict()),
     })
     program.save(str(partial), external_data=False)
@@ -51,14 +53,14 @@ def export_onnx(model: torch.nn.Module, path: str | os.PathLike, k: int = 1, mod
 
 
 def onnx_parity(onnx_path: str | os.PathLike, model: torch.nn.Module, keypoints_2d: np.ndarray, noise: np.ndarray,
-                k: int = 1) -> float:
+                k: int = 1, flip: bool = False) -> float:
     """Max absolute difference (metres) between ONNX Runtime (CPU) and PyTorch on the same inputs."""
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     (ort_out,) = session.run(None, {"keypoints_2d": keypoints_2d.astype(np.float32), "noise": noise.astype(np.float32)})
     with torch.no_grad():
-        torch_out = Sampler(model.eval(), k=k)(torch.from_numpy(keypoints_2d).float(), torch.from_numpy(noise).float())
+        torch_out = Sampler(model.eval(), k=k, flip=flip)(torch.from_numpy(keypoints_2d).float(), torch.from_numpy(noise).float())
     return float(np.abs(ort_out - torch_out.numpy()).max())
 
 
@@ -120,14 +122,14 @@ def build_engine(onnx_path: str | os.PathLike, precision: str = "fp16", max_batc
     return engine_path
 
 
-def export_model_dir(model: torch.nn.Module, out_dir: str | os.PathLike, k: int = 1, **card) -> Path:
-    """A model directory: lifter.pt (checkpoint), lifter.onnx and model.json (the card)."""
+def export_model_dir(model: torch.nn.Module, out_dir: str | os.PathLike, k: int = 1, flip: bool = False, **card) -> Path:
+    """A model directory: lifter.pt (checkpoint), lifter.onnx and model.json (the card, with K and flip)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     checkpoint.save(out / "lifter.pt", model, **card)
     model_id = card.get("model_id") or f"{out.name}-{hashlib.sha256((out / 'lifter.pt').read_bytes()).hexdigest()[:8]}"
-    export_onnx(model, out / "lifter.onnx", k=k, model_id=model_id)
-    card = checkpoint.json_safe({**card, "model_id": model_id, "ddim_steps": k, "config": model.config.to_dict(), "layout": LAYOUT})
+    export_onnx(model, out / "lifter.onnx", k=k, model_id=model_id, flip=flip)
+    card = checkpoint.json_safe({**card, "model_id": model_id, "ddim_steps": k, "flip": flip, "config": model.config.to_dict(), "layout": LAYOUT})
     partial = out / "model.json.partial"
     partial.write_text(json.dumps(card, indent=1))
     os.replace(partial, out / "model.json")   # written last: its presence marks a complete directory
@@ -141,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="lifter checkpoint (.pt); default: the shipped model")
     parser.add_argument("--out", help="model directory to write (lifter.pt, lifter.onnx, model.json)")
     parser.add_argument("--steps", type=int, default=1, help="K: DDIM steps unrolled into the graph")
+    parser.add_argument("--flip", action="store_true", help="also lift the mirrored input and average (2x cost)")
     parser.add_argument("--tensorrt", choices=["fp16", "fp32"], help="also prebuild a TensorRT engine")
     parser.add_argument("--onnx", help="prebuild a TensorRT engine for this existing ONNX file only")
     parser.add_argument("--source-rig", help="rig the model was trained through (recorded for `adapt`)")
@@ -153,14 +156,14 @@ def main(argv: list[str] | None = None) -> int:
         if not args.out:
             raise ValueError("--out is required unless --onnx is given")
         model, meta = checkpoint.load(args.model)
-        card = {k: v for k, v in meta.items() if k != "model_id"}
+        card = {k: v for k, v in meta.items() if k not in ("model_id", "flip", "ddim_steps")}
         if args.source_rig:
             card["source_rig"] = args.source_rig
-        out = export_model_dir(model, args.out, k=args.steps, **card)
+        out = export_model_dir(model, args.out, k=args.steps, flip=args.flip, **card)
         frames = model.config.frames
         rng = np.random.default_rng(0)
         error = onnx_parity(out / "lifter.onnx", model, rng.uniform(-0.5, 0.5, (4, frames, NUM_JOINTS, 2)),
-                            rng.normal(size=(4, frames, NUM_JOINTS, 3)), k=args.steps)
+                            rng.normal(size=(4, frames, NUM_JOINTS, 3)), k=args.steps, flip=args.flip)
         print(f"export_model: {out} (ONNX vs PyTorch max abs error {error:.2e} m)")
         if args.tensorrt:
             print(f"export_model: engine {build_engine(out / 'lifter.onnx', args.tensorrt)}")

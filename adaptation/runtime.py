@@ -97,7 +97,7 @@ class OnnxRuntimeBackend(Backend):
 class TorchBackend(Backend):
     name = "torch"
 
-    def __init__(self, checkpoint_path: Path, k: int, model_id: str, device: str = "cpu"):
+    def __init__(self, checkpoint_path: Path, k: int, model_id: str, device: str = "cpu", flip: bool = False):
         import torch
 
         from adaptation import checkpoint
@@ -106,7 +106,7 @@ class TorchBackend(Backend):
         model, _ = checkpoint.load(checkpoint_path, device=device)
         super().__init__(model.config.frames, model_id)
         self.torch, self.device = torch, device
-        self.sampler = Sampler(model, k=k).eval()
+        self.sampler = Sampler(model, k=k, flip=flip).eval()
         self.name = "torch" if device == "cpu" else f"torch-{device}"
 
     def _run(self, keypoints_2d: np.ndarray, noise: np.ndarray) -> np.ndarray:
@@ -205,7 +205,7 @@ def open_backend(model_dir: str | Path | None = None, preference: str = "auto", 
                     raise ModelError(f"{onnx_path}: missing")
                 backend = OnnxRuntimeBackend(onnx_path, frames, model_id, cuda=name.endswith("cuda"), threads=threads)
             else:
-                backend = TorchBackend(pt_path, k, model_id)
+                backend = TorchBackend(pt_path, k, model_id, flip=bool(card.get("flip", False)))
             backend.uncertainty = uncertainty
             return backend
         except ModelError:

@@ -9,7 +9,8 @@ denoiser), the same denoiser as a deterministic regressor, the single-frame MLP,
 MixSTE-style (joint-token) lifter, each checkpoint chosen on the validation subject. Each is scored
 on the `part` subjects through the studio, robot, randomised and portrait rigs at H=1 (K=1, the
 deployment setting); diffusion lifters also at H=3 with their uncertainty calibrated on the
-validation views of their training rig.
+validation views of their training rig; the shipped model (SHIPPED) also at H=3 with test-time
+mirroring, as it is exported.
 Root-relative mm; in-view / truncated = frames where the whole body is / is not in the image.
 Writes benchmarks/results/lifter_accuracy_<part>.{json,md}.
 """
@@ -39,6 +40,7 @@ MODELS = [  # (trained through rig, kind, run directory under runs/)
     ("studio", "diffusion", "pose_studio"), ("studio", "mlp", "studio_mlp"), ("robot", "mlp", "robot_mlp"),
     ("randomized", "diffusion-2x", "long_diffusion"), ("randomized", "regression-2x", "long_regression"),
 ]
+SHIPPED = "pose_randomized"      # adaptation/models/default, exported with flip (benchmarks/ship_default.py --flip)
 
 
 def main() -> None:
@@ -62,16 +64,18 @@ def main() -> None:
             print(f"skipping {path}: not trained (benchmarks/train_source_models.sh)")
             continue
         model, meta = checkpoint.load(path)
-        settings = [(1, None)]
+        settings = [(1, None, False)]
         if kind in ("diffusion", "mixste", "diffusion-2x"):
-            settings.append((3, fit_uncertainty(model, views(f"{train_rig}_val"), 3, f"{train_rig}_val")))
+            settings.append((3, fit_uncertainty(model, views(f"{train_rig}_val"), 3, f"{train_rig}_val"), False))
+        if run == SHIPPED:
+            settings.append((3, fit_uncertainty(model, views(f"{train_rig}_val"), 3, f"{train_rig}_val", flip=True), True))
         for rig in args.rigs:
             data = views(f"{rig}_{args.part}")
-            for hypotheses, calibration in settings:
-                report = evaluate(model, data, hypotheses=hypotheses, calibration=calibration)
+            for hypotheses, calibration, flip in settings:
+                report = evaluate(model, data, hypotheses=hypotheses, calibration=calibration, flip=flip)
                 o = report["overall"]
                 row = {"trained_on": train_rig, "model": kind, "checkpoint": str(path.relative_to(RUNS.parent)),
-                       "best_step": meta.get("step"), "test_rig": rig, "hypotheses": hypotheses,
+                       "best_step": meta.get("step"), "test_rig": rig, "hypotheses": hypotheses, "flip": flip,
                        **{k: round(v, 2) for k, v in o.items()},
                        "in_view_mpjpe_mm": round(report["in_view"]["mpjpe_mm"], 2),
                        "truncated_mpjpe_mm": round(report["truncated"]["mpjpe_mm"], 2) if "truncated" in report else None,
@@ -88,7 +92,7 @@ def main() -> None:
     for r in rows:
         truncated = f"{r['truncated_mpjpe_mm']:.1f} ({r['truncated_frames']})" if r["truncated_mpjpe_mm"] is not None else "- (0)"
         unc = f"{r['uncertainty']['ratio']:.2f} / {r['uncertainty']['rank_correlation']:.2f}" if "uncertainty" in r else "-"
-        lines.append(f"| {r['trained_on']} | {KINDS[r['model']]} | {r['test_rig']} | {r['hypotheses']} | {r['mpjpe_mm']:.1f} | "
+        lines.append(f"| {r['trained_on']} | {KINDS[r['model']]} | {r['test_rig']} | {r['hypotheses']}{' + mirror' if r.get('flip') else ''} | {r['mpjpe_mm']:.1f} | "
                      f"{r['p_mpjpe_mm']:.1f} | {r['pck150']:.1f} | {r['auc']:.1f} | {r['accel_error_mm']:.1f} | "
                      f"{r['in_view_mpjpe_mm']:.1f} | {truncated} | {unc} |")
     (RESULTS / f"{stem}.md").write_text(

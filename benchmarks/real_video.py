@@ -299,9 +299,12 @@ def main() -> None:
     rows = score("MediaPipe world landmarks", [root_relative(smooth_sequence(m["world"], FPS / args.stride)) for m in meta], None)
     rows += score("MediaPipe world landmarks, raw", [root_relative(m["world"]) for m in meta], None)
     def lift(path: str | Path, keep: list[int]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Poses and relative pelvis depth errors of the sequences `keep`, lifted by the model at `path`."""
+        """Poses and relative pelvis depth errors of the sequences `keep`, lifted by the model at `path`
+        as it is deployed (test-time mirroring when its model.json says so)."""
         model, _ = checkpoint.load(path)
-        predicted = predict_views(model, [prepared[i] for i in keep], hypotheses=args.hypotheses, causal=True)
+        card = Path(path).with_name("model.json")
+        flip = bool(json.loads(card.read_text()).get("flip", False)) if card.is_file() else False
+        predicted = predict_views(model, [prepared[i] for i in keep], hypotheses=args.hypotheses, causal=True, flip=flip)
         depth_error = []
         for i, p in zip(keep, predicted):
             s = prepared[i]

@@ -32,11 +32,13 @@ def main() -> None:
     parser.add_argument("--rig", required=True, help="the rig it was trained through (its <rig>_val views calibrate)")
     parser.add_argument("--out", type=Path, default=SOURCE_MODEL_DIR)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--flip", action="store_true", help="test-time mirroring in the exported graph (2x cost)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model, meta = checkpoint.load(args.checkpoint)
     validation = views(f"{args.rig}_val")
-    calibrations = [fit_uncertainty(model, validation, h, f"{args.rig}_val (subject hdm_bd)").to_dict() for h in (1, 3)]
+    calibrations = [fit_uncertainty(model, validation, h, f"{args.rig}_val (subject hdm_bd)", flip=args.flip).to_dict()
+                    for h in (1, 3)]
     history_path = args.checkpoint.parent / "history.json"
     history = json.loads(history_path.read_text()) if history_path.is_file() else {}
     seconds = dict(zip(history.get("val_step", []), history.get("val_seconds", [])))
@@ -45,14 +47,14 @@ def main() -> None:
             "train_config": meta.get("train_config"), "uncertainty": calibrations}
     partial = args.out.with_name(args.out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    export_model_dir(model, partial, k=1, **card)
+    export_model_dir(model, partial, k=1, flip=args.flip, **card)
     for extra in ("MODEL_CARD.md",):
         if (args.out / extra).is_file():
             shutil.copy(args.out / extra, partial / extra)
     rng = np.random.default_rng(0)
     frames = model.config.frames
     error = onnx_parity(partial / "lifter.onnx", model, rng.normal(scale=0.3, size=(4, frames, NUM_JOINTS, 2)),
-                        rng.normal(size=(4, frames, NUM_JOINTS, 3)))
+                        rng.normal(size=(4, frames, NUM_JOINTS, 3)), flip=args.flip)
     if error > 1e-4:
         raise SystemExit(f"ONNX parity {error:.2e} m is too large; nothing shipped")
     shutil.rmtree(args.out, ignore_errors=True)

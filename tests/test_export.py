@@ -50,6 +50,24 @@ def test_backends_agree_and_auto_picks_one_this_machine_has(model_dir):
         backend.lift(windows[:, :5])
 
 
+def test_a_mirroring_model_is_mirror_symmetric_in_every_backend(model_dir, tmp_path):
+    """flip=True (test-time mirroring) travels in model.json and the ONNX graph: every backend gives
+    the mirrored pose for the mirrored input, which the plain export does not."""
+    from adaptation.skeleton import flip_pose
+    model, plain = model_dir
+    mirroring = export_model_dir(model, tmp_path / "flip", k=2, flip=True)
+    assert json.loads((mirroring / "model.json").read_text())["flip"] is True
+    windows = real_windows(2)
+    noise = np.zeros((*windows.shape[:-1], 3))
+    for name in ("onnxruntime-cpu", "torch"):
+        backend = open_backend(mirroring, name)
+        pose, mirrored = backend.lift(windows, noise), backend.lift(flip_pose(windows.copy()), noise)
+        np.testing.assert_allclose(flip_pose(mirrored.copy()), pose, atol=1e-4)
+    plain_backend = open_backend(plain, "onnxruntime-cpu")
+    asymmetry = np.abs(flip_pose(plain_backend.lift(flip_pose(windows.copy()), noise).copy()) - plain_backend.lift(windows, noise))
+    assert asymmetry.max() > 1e-3
+
+
 def test_tensorrt_absence_is_reported_and_the_cli_exits_non_zero(model_dir, capsys):
     if importlib.util.find_spec("tensorrt") is not None:
         pytest.skip("TensorRT is installed here: its absence cannot be exercised")

@@ -8,7 +8,7 @@ import torch
 
 from adaptation.augment import mounted_source
 from adaptation.clips import prepare
-from adaptation.mount import OPTICAL_IN_LINK, CameraMount, check_against_tracks, estimate
+from adaptation.mount import OPTICAL_IN_LINK, CameraMount, check_against_tracks, estimate, mirror_symmetric
 from adaptation.views import Rig, load_mocap, render
 
 from fixtures import MOCAP
@@ -83,3 +83,9 @@ def test_bad_mounts_name_the_problem(text, message):
 def test_optical_frame_convention_matches_a_level_camera():
     level = CameraMount.from_optical_frame(OPTICAL_IN_LINK, np.array([0.0, 0.0, 1.2]))
     assert (level.height_m, level.pitch_deg, level.roll_deg) == pytest.approx((1.2, 0.0, 0.0), abs=1e-9)
+
+
+def test_a_mirror_image_is_only_the_same_camera_without_roll():
+    """Mirroring (training augmentation, test-time averaging) is turned off for a rolled camera."""
+    assert mirror_symmetric(None) and mirror_symmetric(CameraMount(1.2, 20.0, 0.5))
+    assert not mirror_symmetric(CameraMount(1.2, 20.0, 5.0)) and not mirror_symmetric(CameraMount(1.2, 0.0, -26.0))
