@@ -183,10 +183,9 @@ def adapt(student: torch.nn.Module, source_views: CameraViews, target_views: Cam
     trainable = prepare_for_adaptation(student, config.lora_rank or None, config.output_bias)
     if not trainable:
         raise ValueError("nothing to train: enable LoRA, full fine-tuning (lora_rank 0) or the output bias")
-    teacher = copy.deepcopy(student).eval()
-    for p in teacher.parameters():
-        p.requires_grad_(False)
-    teacher_sampler = Sampler(teacher, k=config.ddim_steps)
+    if config.pseudo_labels:     # the teacher: a frozen copy of the student, refreshed every step
+        teacher = copy.deepcopy(student).eval().requires_grad_(False)
+        teacher_sampler = Sampler(teacher, k=config.ddim_steps)
     trained = torch.nn.parallel.DistributedDataParallel(student) if distributed else student
     optimizer = torch.optim.Adam(trainable, lr=config.lr)
     history: dict[str, list] = {"step": [], "loss_mm": [], "reprojection_error": [], "eval_step": [],

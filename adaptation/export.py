@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.out:
             raise ValueError("--out is required unless --onnx is given")
         model, meta = checkpoint.load(args.model)
-        card = {k: v for k, v in meta.items() if k not in ("model_id", "flip", "ddim_steps")}
+        card = {k: v for k, v in meta.items() if k != "model_id"}
         if args.source_rig:
             card["source_rig"] = args.source_rig
         out = export_model_dir(model, args.out, k=args.steps, flip=args.flip, **card)

@@ -212,11 +212,11 @@ def _too_few_views(ankle: np.ndarray) -> str | None:
     return None
 
 
-
 def mirror_symmetric(mount: CameraMount | None) -> bool:
     """Whether a mirrored image is one this camera could take: a mirror turns a roll the other way, so
     mirroring (training augmentation, test-time averaging) is only sound without one."""
     return mount is None or abs(mount.roll_deg) < 1.0
+
 
 def estimate(tracks: list[np.ndarray]) -> CameraMount:
     """The mount from target 2D tracks (T, J, 2) in normalised coordinates; needs people on their feet

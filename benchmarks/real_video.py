@@ -201,10 +201,10 @@ def view_tracks(camera: CalibratedCamera, detections: list[list[tuple]]) -> Came
                         for i, people in by_id.items() if len(people) >= MIN_RUN])
 
 
-def adapted_model(name: str, path: str, camera: CalibratedCamera, detections: list[list[tuple]]) -> Path:
-    """`adapt --views <this view's tracks> --mount <from the calibration>` on the model at `path`; cached
-    per checkpoint content."""
-    out = ADAPTED / f"{name}-{hashlib.sha1(Path(path).read_bytes()).hexdigest()[:10]}" / camera.name
+def adapted_model(cache: Path, path: str, camera: CalibratedCamera, detections: list[list[tuple]]) -> Path:
+    """`adapt --views <this view's tracks> --mount <from the calibration>` on the model at `path`, kept
+    under `cache` (one folder per checkpoint content)."""
+    out = cache / camera.name
     if not (out / "lifter.pt").is_file():
         out.parent.mkdir(parents=True, exist_ok=True)
         target = out.with_name(camera.name + "_views.npz")
@@ -213,7 +213,7 @@ def adapted_model(name: str, path: str, camera: CalibratedCamera, detections: li
         code = adapt_main(["--views", str(target), "--base-model", str(path), "--out", str(out), "--overwrite", "--mount",
                            f"height_m: {mount.height_m:.3f}, pitch_deg: {mount.pitch_deg:.2f}, roll_deg: {mount.roll_deg:.2f}"])
         if code != 0:
-            raise RuntimeError(f"adapt failed for {name} on {camera.name}")
+            raise RuntimeError(f"adapt failed for {path} on {camera.name}")
     return out / "lifter.pt"
 
 
@@ -320,9 +320,10 @@ def main() -> None:
         rows += score(name, predictions[name], depth_error)
         if args.adapt:
             poses, depth_error = [None] * len(sequences), [None] * len(sequences)
+            cache = ADAPTED / f"{name}-{hashlib.sha1(Path(path).read_bytes()).hexdigest()[:10]}"
             for v, camera in enumerate(ground_truth["cameras"]):
                 keep = [i for i, m in enumerate(meta) if m["view"] == camera.name]
-                lifted = lift(adapted_model(name, path, camera, ground_truth["detections"][v]), keep)
+                lifted = lift(adapted_model(cache, path, camera, ground_truth["detections"][v]), keep)
                 for i, pose, error in zip(keep, *lifted):
                     poses[i], depth_error[i] = pose, error
             predictions[f"{name}, adapted"] = poses

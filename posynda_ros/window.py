@@ -157,7 +157,6 @@ class PeopleTracker:
         return [assigned[di] for di in range(len(keypoints_px))], ended
 
 
-
 def match_greedily(distances: np.ndarray, limit: float) -> list[tuple[int, int]]:
     """One-to-one (row, column) pairs of a distance matrix, closest first, each at most `limit`."""
     pairs, rows, columns = [], set(), set()
