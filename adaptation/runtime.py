@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from adaptation.mount import CameraMount
 from adaptation.skeleton import LAYOUT, NUM_JOINTS
 from adaptation.uncertainty import UncertaintyCalibration
 
@@ -55,6 +56,7 @@ class Backend:
         self.model_id = model_id
         self.timings = Timings()
         self.uncertainty: list[UncertaintyCalibration] = []      # from model.json (one per H), set by open_backend
+        self.camera_mount: CameraMount | None = None             # the mount a model was adapted for (model.json)
 
     def lift(self, keypoints_2d: np.ndarray, noise: np.ndarray | None = None) -> np.ndarray:
         """(N, F, J, 2) normalised 2D windows and their starting noise (fresh when None) -> (N, F, J, 3)."""
@@ -194,6 +196,11 @@ def open_backend(model_dir: str | Path | None = None, preference: str = "auto", 
         uncertainty = [UncertaintyCalibration.from_dict(entry) for entry in card.get("uncertainty", [])]
     except (TypeError, ValueError) as error:
         raise ModelError(f"{model_dir / 'model.json'}: bad 'uncertainty' entry ({error})") from error
+    entry = card.get("camera_mount")      # written by `adapt`: the mount the model was adapted for
+    try:
+        mount = CameraMount(*(float(entry[k]) for k in ("height_m", "pitch_deg", "roll_deg")), "model.json") if entry else None
+    except (TypeError, KeyError, ValueError) as error:
+        raise ModelError(f"{model_dir / 'model.json'}: bad 'camera_mount' entry ({error})") from error
     candidates = PREFERENCE if preference == "auto" else (preference,)
     failures = []
     for name in candidates:
@@ -206,7 +213,7 @@ def open_backend(model_dir: str | Path | None = None, preference: str = "auto", 
                 backend = OnnxRuntimeBackend(onnx_path, frames, model_id, cuda=name.endswith("cuda"), threads=threads)
             else:
                 backend = TorchBackend(pt_path, k, model_id, flip=bool(card.get("flip", False)))
-            backend.uncertainty = uncertainty
+            backend.uncertainty, backend.camera_mount = uncertainty, mount
             return backend
         except ModelError:
             raise

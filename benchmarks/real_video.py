@@ -14,10 +14,13 @@ synchronised, calibrated 1088x1920 views at 60 fps, 100 frames, several people.
    camera's frame, beside MediaPipe's own 3D for the same detections (pose_world_landmarks,
    hip-centred), raw and through the same One-Euro filter.
 Pelvis depth: the lifter's root placed from its 3D, the 2D and the intrinsics (camera.solve_root).
-4. With --adapt, each model is also adapted to each camera by the product's `adapt` (PoSynDA, its
-   defaults): the camera mount as a robot reads it from /tf_static (height above the floor, pitch and
-   roll, from the calibration) and that view's own unlabelled 2D (every detection, linked into
-   tracks by the node's tracker); never the triangulated 3D. Adapted models are cached.
+4. Each model is scored twice: with the size it learned (no camera mount), and sized from the floor
+   as the node does when it knows the camera mount (adaptation.floor: the mount as a robot reads
+   it from /tf_static, height above the floor, pitch and roll, from the calibration).
+5. With --adapt, each model is also adapted to each camera by the product's `adapt` (PoSynDA, its
+   defaults): that mount and that view's own unlabelled 2D (every detection, linked into tracks by
+   the node's tracker); never the triangulated 3D. Adapted models are cached. An adapted model
+   carries its mount, so the node sizes people from the floor with it; both are scored.
 Writes benchmarks/results/real_video.{json,md} and real_video.png.
 """
 from __future__ import annotations
@@ -37,6 +40,7 @@ from adaptation.camera import solve_root
 from adaptation.clips import prepare
 from adaptation.dataset import CameraViews, Sequence
 from adaptation.evaluate import predict_views
+from adaptation.floor import PersonScale
 from adaptation.metrics import acceleration, acceleration_error, p_mpjpe
 from adaptation.mount import ANKLES, CameraMount
 from adaptation.multiview import CalibratedCamera, match_people, read_qca
@@ -261,7 +265,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="*", default=[], help="name=checkpoint.pt (default: the shipped model)")
     parser.add_argument("--hypotheses", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--adapt", action="store_true", help="also adapt each model to each camera (see 4. above)")
+    parser.add_argument("--adapt", action="store_true", help="also adapt each model to each camera (see 5. above)")
     parser.add_argument("--stride", type=int, default=1, help="use every n-th frame (2: 30 fps, the training rate)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -298,36 +302,48 @@ def main() -> None:
 
     rows = score("MediaPipe world landmarks", [root_relative(smooth_sequence(m["world"], FPS / args.stride)) for m in meta], None)
     rows += score("MediaPipe world landmarks, raw", [root_relative(m["world"]) for m in meta], None)
-    def lift(path: str | Path, keep: list[int]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Poses and relative pelvis depth errors of the sequences `keep`, lifted by the model at `path`
-        as it is deployed (test-time mirroring when its model.json says so)."""
+    def lift(path: str | Path, keep: list[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Root-relative poses and roots (camera frame) of the sequences `keep`, lifted by the model at
+        `path` as it is deployed (test-time mirroring when its model.json says so)."""
         model, _ = checkpoint.load(path)
         card = Path(path).with_name("model.json")
         flip = bool(json.loads(card.read_text()).get("flip", False)) if card.is_file() else False
         predicted = predict_views(model, [prepared[i] for i in keep], hypotheses=args.hypotheses, causal=True, flip=flip)
-        depth_error = []
+        out = {}
         for i, p in zip(keep, predicted):
             s = prepared[i]
-            root = solve_root(p.pose.astype(np.float64), s.keypoints_2d.astype(np.float64), s.camera[None, :2],
-                              s.camera[None, 2:], np.clip(s.confidence, 1e-3, 1.0))
-            truth = sequences[i].keypoints_3d[:, ROOT, 2]
-            depth_error.append((root[:, 2] - truth) / truth)
-        return [p.pose for p in predicted], depth_error
+            out[i] = (p.pose.astype(np.float64), solve_root(p.pose.astype(np.float64), s.keypoints_2d.astype(np.float64),
+                                                           s.camera[None, :2], s.camera[None, 2:], np.clip(s.confidence, 1e-3, 1.0)))
+        return out
 
+    def add_rows(name: str, lifted: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
+        """Score lifted poses as they are and sized from the floor with each view's mount, frame by
+        frame along each run as the node does (adaptation.floor.PersonScale)."""
+        for label, floor in ((name, False), (f"{name}, sized from the floor", True)):
+            poses, depth_error = [], []
+            for i in range(len(sequences)):
+                pose, root = lifted[i]
+                if floor:
+                    person = PersonScale(mounts[meta[i]["view"]])
+                    size = np.array([person.update(p, r, c) for p, r, c in zip(pose, root, sequences[i].confidence)])
+                    pose, root = pose * size[:, None, None], root * size[:, None]
+                truth = sequences[i].keypoints_3d[:, ROOT, 2]
+                poses.append(pose)
+                depth_error.append((root[:, 2] - truth) / truth)
+            predictions[label] = poses
+            rows.extend(score(label, poses, depth_error))
+
+    mounts = {camera.name: camera_mount(camera) for camera in ground_truth["cameras"]}
     predictions = {}
     for name, path in models.items():
-        predictions[name], depth_error = lift(path, list(range(len(sequences))))
-        rows += score(name, predictions[name], depth_error)
+        add_rows(name, lift(path, list(range(len(sequences)))))
         if args.adapt:
-            poses, depth_error = [None] * len(sequences), [None] * len(sequences)
+            lifted = {}
             cache = ADAPTED / f"{name}-{hashlib.sha1(Path(path).read_bytes()).hexdigest()[:10]}"
             for v, camera in enumerate(ground_truth["cameras"]):
                 keep = [i for i, m in enumerate(meta) if m["view"] == camera.name]
-                lifted = lift(adapted_model(cache, path, camera, ground_truth["detections"][v]), keep)
-                for i, pose, error in zip(keep, *lifted):
-                    poses[i], depth_error[i] = pose, error
-            predictions[f"{name}, adapted"] = poses
-            rows += score(f"{name}, adapted to each camera", poses, depth_error)
+                lifted.update(lift(adapted_model(cache, path, camera, ground_truth["detections"][v]), keep))
+            add_rows(f"{name}, adapted to each camera", lifted)
     for r in rows:
         print({k: round(v, 1) if isinstance(v, float) else v for k, v in r.items()})
     machine = f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}"
@@ -337,13 +353,29 @@ def main() -> None:
         {"machine": machine, "truth_accel_raw_mm": raw_accel, "smoothing_sigma_frames": SMOOTHING_SIGMA, "hypotheses": args.hypotheses, "models": models, "tracks": len(tracks),
          "people_frames": len(reprojection), "head_above_ankles_m": ground_truth["head_above_ankles_m"], "reprojection_px_mean": float(np.mean(reprojection)),
          "left_right": ground_truth["left_right"], "rows": rows}, indent=1))
-    header = ("| model | view | frames | MPJPE mm | P-MPJPE mm | accel err mm/f² | size pred/true | torso lean pred-true deg "
-              "| pelvis depth err % (bias) |")
-    lines = [header, "|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
+    peer = {r["view"]: r for r in rows if r["model"] == "MediaPipe world landmarks"}
+
+    def versus_peer(r: dict) -> str:
+        """MPJPE and P-MPJPE relative to MediaPipe's (smoothed) on the same frames: -20% is the target."""
+        p = peer[r["view"]]
+        return f"{100 * (r['mpjpe_mm'] / p['mpjpe_mm'] - 1):+.0f}% / {100 * (r['p_mpjpe_mm'] / p['p_mpjpe_mm'] - 1):+.0f}%"
+
+    lines = ["All views:", "", "| model | frames | MPJPE mm | P-MPJPE mm | vs MediaPipe | accel err mm/f² | size pred/true "
+             "| torso lean pred-true deg | pelvis depth err % (bias) |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in (r for r in rows if r["view"] == "all"):
         depth = f"{r['pelvis_depth_error_pct']:.1f} ({r['pelvis_depth_bias_pct']:+.1f})" if "pelvis_depth_error_pct" in r else "-"
-        lines.append(f"| {r['model']} | {r['view']} | {r['frames']} | {r['mpjpe_mm']:.1f} | {r['p_mpjpe_mm']:.1f} | "
+        lines.append(f"| {r['model']} | {r['frames']} | {r['mpjpe_mm']:.1f} | {r['p_mpjpe_mm']:.1f} | {versus_peer(r)} | "
                      f"{r['accel_error_mm']:.1f} | {r['size_ratio']:.2f} | {r['lean_bias_deg']:+.1f} | {depth} |")
+    views = ground_truth["views"]
+    lines += ["", "Per view: MPJPE / P-MPJPE mm (vs MediaPipe), accel err mm/f², pelvis depth err %:", "",
+              "| model | " + " | ".join(f"{v} ({peer[v]['frames']} frames)" for v in views) + " |", "|---" * (len(views) + 1) + "|"]
+    for model in dict.fromkeys(r["model"] for r in rows):
+        cells = []
+        for v in views:
+            r = next(r for r in rows if r["model"] == model and r["view"] == v)
+            depth = f", {r['pelvis_depth_error_pct']:.1f}%" if "pelvis_depth_error_pct" in r else ""
+            cells.append(f"{r['mpjpe_mm']:.1f} / {r['p_mpjpe_mm']:.1f} ({versus_peer(r)}), {r['accel_error_mm']:.1f}{depth}")
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
     truth_rows = [r for r in rows if r["model"] == rows[0]["model"]]
     lines += ["", "Pseudo ground truth per view: " + ", ".join(
         f"{r['view']} reprojection {r['pseudo_gt_reprojection_px']:.1f} px, own accel {r['truth_accel_mm']:.1f} mm/f²"
@@ -364,8 +396,9 @@ def main() -> None:
         f"The triangulated people's head is {ground_truth['head_above_ankles_m']:.2f} m above their ankles (median). "
         "Root-relative, camera frame, mm; torso lean: how far the pelvis->thorax direction leans towards the camera (camera y-z plane), predicted minus true, mean; "
         f"causal windows at {FPS / args.stride:.0f} fps; H = {args.hypotheses}.\n\n" + "\n".join(lines) + "\n")
-    first = next(iter(models))          # the picture: the first model, adapted or not (more lines are unreadable)
-    plot_example(sequences, meta, {k: v for k, v in predictions.items() if k.split(",")[0] == first}, RESULTS / f"{stem}.png")
+    first = next(iter(models))          # the picture: the first model as it comes and as deployed best (more lines are unreadable)
+    shown = [first, f"{first}, adapted to each camera, sized from the floor" if args.adapt else f"{first}, sized from the floor"]
+    plot_example(sequences, meta, {k: predictions[k] for k in shown}, RESULTS / f"{stem}.png")
 
 
 def plot_example(sequences, meta, predictions, path: Path) -> None:

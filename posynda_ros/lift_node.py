@@ -26,6 +26,7 @@ from visualization_msgs.msg import MarkerArray
 from posynda_ros.msg import Skeleton3DArray
 
 from adaptation.camera import Intrinsics
+from adaptation.mount import CameraMount
 from adaptation.runtime import PREFERENCE, open_backend
 from posynda_ros.images import ImageError, to_rgb
 from posynda_ros.messages import array_message, marker_array, stamp_seconds
@@ -46,6 +47,8 @@ PARAMETERS = {
     "publish_markers": True,
     "no_image_warning_s": 3.0,
     "max_people": 1,                 # people lifted per image (> 1: MediaPipe's Tasks landmarker, each with a track)
+    "camera_mount": "",              # people sized from the floor: '' the model's own (adapt writes it), 'none',
+                                     # or as adapt --mount: 'height_m: 1.2, pitch_deg: 15, roll_deg: 0' or a YAML file
     "autostart": True,               # configure and activate at start-up (false: a lifecycle manager drives it)
 }
 RANGES = {   # name: (low, high) - declared as descriptor ranges: ROS refuses a value outside
@@ -54,6 +57,14 @@ RANGES = {   # name: (low, high) - declared as descriptor ranges: ROS refuses a 
 }
 CHOICES = {"backend": ("auto", *PREFERENCE), "window_mode": ("causal", "centered"),
            "image_reliability": ("best_effort", "reliable")}
+
+
+def mount_parameter(value: str, model_mount: CameraMount | None) -> CameraMount | None:
+    """The camera_mount parameter: '' the model's own mount (None for a model not adapted), 'none'
+    no mount (people keep the lifter's learned size), else a mount as `adapt --mount` reads it."""
+    if value.strip().lower() == "none":
+        return None
+    return CameraMount.parse(value) if value.strip() else model_mount
 
 
 def descriptor(name: str) -> ParameterDescriptor:
@@ -132,12 +143,17 @@ class LiftNode(LifecycleNode):
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         p, problems = self.checked_parameters()
+        try:
+            mount_parameter(p["camera_mount"], None)
+        except ValueError as error:
+            problems.append(f"camera_mount: {error}")
         if problems:
             return self.fail("bad parameters: " + "; ".join(problems))
         try:
             backend = open_backend(p["model_dir"] or None, p["backend"], threads=p["threads"])
+            mount = mount_parameter(p["camera_mount"], backend.camera_mount)
             self.pipeline = LiftPipeline(backend, p["hypotheses"], p["window_mode"], p["max_gap_s"],
-                                         p["min_detection_score"], p["max_people"])
+                                         p["min_detection_score"], p["max_people"], mount=mount)
         except Exception as error:  # noqa: BLE001 - any failure here must leave a running, reporting node
             return self.fail(f"model failed to load: {error}")
         self.params, self.error, self.state_label = p, "", "inactive"
@@ -145,6 +161,10 @@ class LiftNode(LifecycleNode):
         self.marker_pub = self.create_lifecycle_publisher(MarkerArray, "skeleton_markers", OUTPUT_QOS)
         self.get_logger().info(f"lifter {backend.model_id} on {backend.name}, window {backend.frames} "
                                f"frames ({p['window_mode']}), {p['hypotheses']} hypotheses, up to {p['max_people']} people")
+        self.get_logger().info(
+            f"people sized from the floor: camera mount from {mount.source}, height {mount.height_m:.2f} m, "
+            f"pitch {mount.pitch_deg:.1f} deg, roll {mount.roll_deg:.1f} deg" if mount else
+            "no camera mount: people keep the lifter's learned size (set camera_mount to size them from the floor)")
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:

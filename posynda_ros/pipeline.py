@@ -3,13 +3,15 @@
     RGB image + intrinsics -> MediaPipe 2D of each person (+ confidence) -> track (stable id) ->
     left/right repaired -> undistort, normalise -> One-Euro smoothed -> the track's window
     (F frames) -> lifter backend (H hypotheses, every person in one call) -> root-relative 3D ->
-    root from 2D + intrinsics -> estimate
+    root from 2D + intrinsics -> with a known camera mount, the person's size from the floor -> estimate
 
 When a track ends (its person unseen for max_gap_s, or time jumped), its last estimate is
 repeated once with TRACK_LOST.
 Steady output: the starting noise of the H hypotheses is drawn once per track and reused for
 every window of it (fresh noise every frame made the output jitter). The published uncertainty
 is the model's calibration (adaptation.uncertainty) applied to the hypotheses' spread.
+Metric size: without a camera mount a person has the lifter's learned size; with one, pose, root
+and uncertainty are scaled by the track's floor scale (adaptation.floor).
 """
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ import numpy as np
 from posynda_ros.msg import Skeleton3D
 
 from adaptation.camera import Intrinsics, lifter_keypoints, solve_root
+from adaptation.floor import PersonScale
+from adaptation.mount import CameraMount
 from adaptation.runtime import Backend
 from adaptation.skeleton import NUM_JOINTS
 from adaptation.uncertainty import for_hypotheses, summarize_hypotheses
@@ -41,13 +45,15 @@ class PipelineResult:
 
 class LiftPipeline:
     def __init__(self, backend: Backend, hypotheses: int = 3, window_mode: str = "causal",
-                 max_gap_s: float = 0.5, min_score: float = 0.5, max_people: int = 1, seed: int = 0):
+                 max_gap_s: float = 0.5, min_score: float = 0.5, max_people: int = 1, seed: int = 0,
+                 mount: CameraMount | None = None):
         if hypotheses < 1:
             raise ValueError(f"hypotheses must be >= 1, got {hypotheses}")
         if max_people < 1:
             raise ValueError(f"max_people must be >= 1, got {max_people}")
         self.backend = backend
         self.hypotheses = hypotheses
+        self.mount = mount               # None: people keep the lifter's learned size
         # One person: MediaPipe Pose's own tracker (today's speed); several: the Tasks landmarker.
         self.detector = (PoseDetector(max_gap_s=max_gap_s, min_score=min_score) if max_people == 1 else
                          MultiPoseDetector(max_people, min_score=min_score, max_gap_s=max_gap_s))
@@ -108,7 +114,8 @@ class LiftPipeline:
 
     def _place(self, hypotheses: np.ndarray, frame: WindowFrame, intrinsics: Intrinsics, score: float,
                track: PersonTrack) -> SkeletonEstimate:
-        """Mean pose, calibrated per-joint uncertainty, and the root solved from the 2D and the intrinsics."""
+        """Mean pose, calibrated per-joint uncertainty, the root solved from the 2D and the intrinsics,
+        and with a camera mount all three scaled to the person's size on the floor."""
         pose, spread = summarize_hypotheses(hypotheses.astype(np.float64))               # (J, 3), (J,)
         calibration = for_hypotheses(self.backend.uncertainty, self.hypotheses)
         uncertainty = calibration.apply(spread) if calibration else spread
@@ -116,6 +123,10 @@ class LiftPipeline:
         root = solve_root(pose, frame.keypoints_n.astype(np.float64), camera[:2], camera[2:],
                           np.clip(frame.confidence, 1e-3, 1.0))
         placed = np.isfinite(root).all() and root[2] > 0.1
+        if placed and self.mount is not None:
+            track.scale = track.scale or PersonScale(self.mount)
+            size = track.scale.update(pose, root, frame.confidence)
+            pose, root, uncertainty = pose * size, root * size, uncertainty * size
         return SkeletonEstimate(
             positions_m=pose + root if placed else pose,
             confidence=frame.confidence,

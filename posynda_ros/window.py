@@ -111,7 +111,7 @@ class PersonWindow:
 @dataclass
 class PersonTrack:
     """One person followed across images: a stable id, their window and 2D filter, and what the
-    pipeline keeps per person (starting noise, last estimate)."""
+    pipeline keeps per person (starting noise, floor scale, last estimate)."""
 
     track_id: int
     window: PersonWindow
@@ -119,6 +119,7 @@ class PersonTrack:
     keypoints_px: np.ndarray            # (J, 2) last detection, for matching the next image
     seen_s: float                       # stamp of the last detection
     noise: np.ndarray | None = None
+    scale: Any = None                   # adaptation.floor.PersonScale, with a camera mount
     last_estimate: Any = None
 
 

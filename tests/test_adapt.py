@@ -164,6 +164,8 @@ def test_a_bag_with_tf_static_gives_the_mount_the_source_is_viewed_through(base_
     assert "camera mount from /tf_static base_footprint -> camera_optical_frame: height 1.20 m, pitch 5.0" in capsys.readouterr().out
     card = json.loads((out / "model.json").read_text())
     assert card["camera_mount"]["pitch_deg"] == pytest.approx(5.0) and card["camera_mount"]["height_m"] == pytest.approx(1.2)
+    mount = open_backend(out, "onnxruntime-cpu").camera_mount          # the node sizes people from the floor with it
+    assert (mount.height_m, mount.pitch_deg, mount.source) == (pytest.approx(1.2), pytest.approx(5.0), "model.json")
     report = json.loads((out / "report.json").read_text())
     assert report["history"]["mount_augmentation"] is True
 

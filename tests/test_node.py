@@ -233,13 +233,14 @@ def test_two_nodes_in_two_namespaces_each_publish_their_own_skeletons(ros, tmp_p
 
 
 def test_bad_parameters_are_named_and_the_node_keeps_running(ros):
-    node = start_node("hypotheses:=0", "window_mode:=sideways")
+    node = start_node("hypotheses:=0", "window_mode:=sideways", "camera_mount:=/nowhere/mount.yaml")
     harness = Harness("node_test_bad_parameters")
     try:
         assert spin_until(harness.node, lambda: harness.diagnostics and harness.last_status()[1].level == DiagnosticStatus.ERROR, 60)
         message = harness.last_status()[1].message
         assert message.startswith("bad parameters: hypotheses") and "model failed to load" not in message
         assert "window_mode must be one of causal, centered, got 'sideways'" in message
+        assert "camera_mount: camera mount file /nowhere/mount.yaml does not exist" in message
         assert node.poll() is None
     finally:
         node.terminate()

@@ -138,3 +138,30 @@ def test_a_centred_window_publishes_each_image_half_a_window_late():
     assert all(r.context is None and not r.estimates for r in results[:half])
     for i, result in enumerate(results[half:], start=half):
         assert result.context == i - half and len(result.estimates) == 1
+
+
+def test_a_camera_mount_rescales_pose_root_and_uncertainty_together():
+    """The same real frames with and without a camera mount: with it, each estimate is the one
+    without it times the track's floor scale (one factor for positions, pelvis and uncertainty)."""
+    from adaptation.camera import Intrinsics
+    from adaptation.mount import CameraMount
+    from adaptation.runtime import open_backend
+    from posynda_ros.pipeline import LiftPipeline
+    from video import CENTRE, FOCAL, SIZE, read_frames
+    camera = Intrinsics(FOCAL, FOCAL, CENTRE[0], CENTRE[1], SIZE[0], SIZE[1])
+    frames = read_frames(12, start=4, step=2)
+    estimates = []
+    for mount in (None, CameraMount(0.6, 5.0)):
+        pipeline = LiftPipeline(open_backend(preference="onnxruntime-cpu"), hypotheses=2, mount=mount)
+        try:
+            estimates.append([e for i, rgb in enumerate(frames) for e in pipeline.process(rgb, 10 + i / 15, camera).estimates])
+        finally:
+            pipeline.close()
+    assert len(estimates[0]) == len(estimates[1]) >= 8
+    sizes = []
+    for learned, floored in zip(*estimates):
+        size = floored.positions_m[0, 2] / learned.positions_m[0, 2]
+        np.testing.assert_allclose(floored.positions_m, size * learned.positions_m, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(floored.uncertainty_m, size * learned.uncertainty_m, rtol=1e-5, atol=1e-6)
+        sizes.append(size)
+    assert abs(sizes[-1] - 1) > 0.01 and 0.6 < sizes[-1] < 1.5, sizes

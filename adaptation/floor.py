@@ -1,0 +1,54 @@
+"""A person's metric size from where their feet meet the floor, for a camera whose mount is known.
+
+One view cannot tell a small near person from a large far one. The lifter answers with the size of
+the people it was trained on (the bundled mocap: head 1.45 m above the ankles), and the root placed
+from the 2D (camera.solve_root) then sits at the depth that size implies: too far for smaller people,
+too near for taller ones. A known camera mount (adaptation.mount: height above the floor, pitch,
+roll) settles it. People stand on the floor, so the lower ankle of s * (pose + root) is
+ANKLES_ABOVE_FLOOR_M above it; scaling pose and root together keeps the 2D fit, so this one number
+s is the only change. Per frame it is noisy (a raised foot, a missed ankle), and a person's size does
+not change, so a track keeps the running median of its frames' factors (PersonScale).
+It assumes the person and the robot share one flat floor: stairs, chairs under the feet or a jump
+break it, and a camera whose ankle rays meet the floor at a grazing angle (a very low camera, far
+people) gives a noisy factor.
+"""
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from adaptation.mount import ANKLES, ANKLES_ABOVE_FLOOR_M, CameraMount
+
+# People 0.6-1.5x the mocap's size (head 0.9-2.2 m above the ankles); other factors are a lifted
+# foot, a person on a step or a bad lift, and are not used.
+PLAUSIBLE_SCALE = (0.6, 1.5)
+MIN_ANKLE_CONFIDENCE = 0.5      # MediaPipe visibility of both ankles
+HISTORY_FRAMES = 300            # frames in a track's median (5-10 s)
+
+
+def floor_scale(pose_relative: np.ndarray, root: np.ndarray, mount: CameraMount) -> np.ndarray:
+    """(..., J, 3) root-relative poses and (..., 3) roots in the camera frame (metres) -> (...,) the
+    factor s that puts the lower ankle of s * (pose + root) ANKLES_ABOVE_FLOOR_M above the floor;
+    nan where no ankle is below the camera."""
+    ankles = np.asarray(pose_relative)[..., list(ANKLES), :] + np.asarray(root)[..., None, :]
+    below_camera = (ankles @ mount.up_in_camera()).min(-1)         # the lower ankle, relative to the camera
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(below_camera < 0, (ANKLES_ABOVE_FLOOR_M - mount.height_m) / below_camera, np.nan)
+
+
+class PersonScale:
+    """One track's floor scale: the median of the factors of its frames whose ankles were seen and
+    whose factor is plausible; 1 (the lifter's own size) until the first such frame."""
+
+    def __init__(self, mount: CameraMount, history: int = HISTORY_FRAMES):
+        self.mount = mount
+        self.factors: deque[float] = deque(maxlen=history)
+
+    def update(self, pose_relative: np.ndarray, root: np.ndarray, confidence: np.ndarray) -> float:
+        """Take one frame ((J, 3) pose, (3,) root, (J,) confidence); the track's scale now."""
+        factor = float(floor_scale(pose_relative, root, self.mount))
+        seen = float(np.min(np.asarray(confidence)[list(ANKLES)])) >= MIN_ANKLE_CONFIDENCE
+        if seen and PLAUSIBLE_SCALE[0] < factor < PLAUSIBLE_SCALE[1]:
+            self.factors.append(factor)
+        return float(np.median(self.factors)) if self.factors else 1.0
