@@ -109,15 +109,20 @@ def covering_windows(sequences: list[SequenceArrays], frames: int,
 
 
 def predict_sequence(predict_windows, keypoints_2d: np.ndarray, frames: int, batch: int = 256,
-                     causal: bool = False) -> np.ndarray:
+                     window: str = "stitched") -> np.ndarray:
     """Cover a (T, J, 2) sequence with windows, run predict_windows((N,F,J,2)) -> (N,F,J,3|...), stitch.
-    causal: as the node runs, one window per frame ending at it (the first frame repeated while the
-    window fills), keeping its last output frame; F times the compute."""
+    window 'causal' or 'centered': as the node runs (its window_mode), one window per frame, ending
+    at it or centred on it (F//2 frames late), the edge frames repeated to fill it, keeping the
+    output of that frame; F times the compute."""
     length = len(keypoints_2d)
-    if causal:
-        padded = np.concatenate([np.repeat(keypoints_2d[:1], frames - 1, axis=0), keypoints_2d])
+    if window in ("causal", "centered"):
+        before = frames - 1 if window == "causal" else frames // 2
+        padded = np.concatenate([np.repeat(keypoints_2d[:1], before, axis=0), keypoints_2d,
+                                 np.repeat(keypoints_2d[-1:], frames - 1 - before, axis=0)])
         windows = np.stack([padded[t:t + frames] for t in range(length)])
-        return np.concatenate([predict_windows(windows[i:i + batch])[:, -1] for i in range(0, length, batch)])
+        return np.concatenate([predict_windows(windows[i:i + batch])[:, before] for i in range(0, length, batch)])
+    if window != "stitched":
+        raise ValueError(f"window must be stitched, causal or centered, got {window!r}")
     starts = window_starts(length, frames)
     windows = np.stack([cut(keypoints_2d, s, frames) for s in starts])
     outputs = np.concatenate([predict_windows(windows[i:i + batch]) for i in range(0, len(windows), batch)])

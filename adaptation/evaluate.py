@@ -35,10 +35,10 @@ class Prediction:
 
 
 def predict_views(model: torch.nn.Module, views: CameraViews | list[SequenceArrays], hypotheses: int = 1, k: int = 1,
-                  flip: bool = False, seed: int = 0, causal: bool = False, aggregation: str = "mean") -> list[Prediction]:
+                  flip: bool = False, seed: int = 0, window: str = "stitched", aggregation: str = "mean") -> list[Prediction]:
     """Predictions for every sequence; `views` may be already prepared (adaptation.clips.prepare).
     As in the node, each sequence (a track) keeps one draw of starting noise for all its windows;
-    causal: one window per frame, ending at it (the node's default), else stitched windows;
+    window: 'causal' or 'centered' (one window per frame, as the node's window_mode) or 'stitched';
     aggregation of the H hypotheses: adaptation.uncertainty.summarize_hypotheses."""
     sequences = prepare(views) if isinstance(views, CameraViews) else views
     sampler = Sampler(model.eval(), k=k, flip=flip)
@@ -56,7 +56,7 @@ def predict_views(model: torch.nn.Module, views: CameraViews | list[SequenceArra
     out = []
     for s in sequences:
         noise = torch.randn(hypotheses, frames, s.keypoints_2d.shape[1], 3, generator=generator, device=device)
-        stitched = predict_sequence(lambda w: predict(w, noise), s.keypoints_2d, frames, causal=causal)
+        stitched = predict_sequence(lambda w: predict(w, noise), s.keypoints_2d, frames, window=window)
         out.append(Prediction(root_relative(stitched[..., :3]), stitched[..., 3]))
     return out
 

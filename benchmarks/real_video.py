@@ -9,9 +9,9 @@ synchronised, calibrated 1088x1920 views at 60 fps, 100 frames, several people.
    then triangulated from every view that sees them: the pseudo ground truth (its reprojection
    error is reported). People are linked over time by their pelvis.
 3. For each camera and person, every run of frames where that view sees them and all 17 joints
-   were triangulated is lifted from that single view, as the node would (causal windows, noise
-   fixed per track, 2D One-Euro smoothed, 60 fps as recorded), and scored root-relative in that
-   camera's frame, beside MediaPipe's own 3D for the same detections (pose_world_landmarks,
+   were triangulated is lifted from that single view, as the node would (causal windows, or
+   centred with --window centered; noise fixed per track, 2D One-Euro smoothed, 60 fps as
+   recorded), and scored root-relative in that camera's frame, beside MediaPipe's own 3D for the same detections (pose_world_landmarks,
    hip-centred), raw and through the same One-Euro filter.
 Pelvis depth: the lifter's root placed from its 3D, the 2D and the intrinsics (camera.solve_root).
 4. Each model is scored twice: with the size it learned (no camera mount), and sized from the floor
@@ -267,6 +267,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--adapt", action="store_true", help="also adapt each model to each camera (see 5. above)")
     parser.add_argument("--stride", type=int, default=1, help="use every n-th frame (2: 30 fps, the training rate)")
+    parser.add_argument("--window", choices=("causal", "centered"), default="causal",
+                        help="the node's window_mode: causal (no delay) or centered (F//2 frames late)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     models = dict(m.split("=", 1) for m in args.models) or {"shipped default": str(checkpoint.DEFAULT_MODEL)}
@@ -308,7 +310,7 @@ def main() -> None:
         model, _ = checkpoint.load(path)
         card = Path(path).with_name("model.json")
         flip = bool(json.loads(card.read_text()).get("flip", False)) if card.is_file() else False
-        predicted = predict_views(model, [prepared[i] for i in keep], hypotheses=args.hypotheses, causal=True, flip=flip)
+        predicted = predict_views(model, [prepared[i] for i in keep], hypotheses=args.hypotheses, window=args.window, flip=flip)
         out = {}
         for i, p in zip(keep, predicted):
             s = prepared[i]
@@ -348,9 +350,9 @@ def main() -> None:
         print({k: round(v, 1) if isinstance(v, float) else v for k, v in r.items()})
     machine = f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}"
     RESULTS.mkdir(exist_ok=True)
-    stem = "real_video" if args.stride == 1 else f"real_video_stride{args.stride}"
+    stem = "real_video" + (f"_stride{args.stride}" if args.stride != 1 else "") + ("_centered" if args.window == "centered" else "")
     (RESULTS / f"{stem}.json").write_text(json.dumps(
-        {"machine": machine, "truth_accel_raw_mm": raw_accel, "smoothing_sigma_frames": SMOOTHING_SIGMA, "hypotheses": args.hypotheses, "models": models, "tracks": len(tracks),
+        {"machine": machine, "window": args.window, "truth_accel_raw_mm": raw_accel, "smoothing_sigma_frames": SMOOTHING_SIGMA, "hypotheses": args.hypotheses, "models": models, "tracks": len(tracks),
          "people_frames": len(reprojection), "head_above_ankles_m": ground_truth["head_above_ankles_m"], "reprojection_px_mean": float(np.mean(reprojection)),
          "left_right": ground_truth["left_right"], "rows": rows}, indent=1))
     peer = {r["view"]: r for r in rows if r["model"] == "MediaPipe world landmarks"}
@@ -389,13 +391,13 @@ def main() -> None:
     (RESULTS / f"{stem}.md").write_text(
         "# Real video: single-view 3D against triangulated pseudo ground truth (Pose2Sim multi-person demo)\n\n"
         f"Command: `.venv/bin/python benchmarks/real_video.py --models {' '.join(k + '=' + v for k, v in models.items())} "
-        f"--hypotheses {args.hypotheses} --stride {args.stride}{' --adapt' if args.adapt else ''}`. Machine: {machine}.\n"
+        f"--hypotheses {args.hypotheses} --stride {args.stride} --window {args.window}{' --adapt' if args.adapt else ''}`. Machine: {machine}.\n"
         f"{len(reprojection)} people-frames matched across views in {len(tracks)} tracks; pseudo ground truth "
         f"reprojects to {np.mean(reprojection):.1f} px on average (1088x1920 images), then is smoothed over time "
         f"(Gaussian, sigma {SMOOTHING_SIGMA:.0f} frames; its acceleration {raw_accel:.0f} -> {ground_truth['smoothed_accel']:.0f} mm/frame²). "
         f"The triangulated people's head is {ground_truth['head_above_ankles_m']:.2f} m above their ankles (median). "
         "Root-relative, camera frame, mm; torso lean: how far the pelvis->thorax direction leans towards the camera (camera y-z plane), predicted minus true, mean; "
-        f"causal windows at {FPS / args.stride:.0f} fps; H = {args.hypotheses}.\n\n" + "\n".join(lines) + "\n")
+        f"{args.window} windows at {FPS / args.stride:.0f} fps; H = {args.hypotheses}.\n\n" + "\n".join(lines) + "\n")
     first = next(iter(models))          # the picture: the first model as it comes and as deployed best (more lines are unreadable)
     shown = [first, f"{first}, adapted to each camera, sized from the floor" if args.adapt else f"{first}, sized from the floor"]
     plot_example(sequences, meta, {k: predictions[k] for k in shown}, RESULTS / f"{stem}.png")

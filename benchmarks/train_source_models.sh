@@ -41,6 +41,10 @@ case $job in
     objective=${job#long-}; [ $objective = diffusion ] && extra=(--deployed_fraction 0.9) || extra=(--model.objective regression)
     $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
       --out_dir runs/long_${objective} --ema_decay 0.999 "${extra[@]}" "${POSE[@]}" --steps 24000 "$@" ;;
+  long-studio)                     # the studio model (adaptation source) with the same 2x budget and EMA
+    splits studio_train studio_val
+    $BIN/train --train_views $DATA/studio_train.npz --val_views $DATA/studio_val.npz \
+      --out_dir runs/long_studio --ema_decay 0.999 --deployed_fraction 0.9 "${POSE[@]}" --steps 24000 "$@" ;;
   k2-diffusion|k2-ema-diffusion)   # the default trained and validated through K=2 DDIM steps (a refinement step the twin
     splits randomized_train randomized_val   # lacks); k2-ema also keeps an EMA of the weights
     [ $job = k2-ema-diffusion ] && extra=(--ema_decay 0.999) || extra=()
