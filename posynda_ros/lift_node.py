@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections import deque
+from dataclasses import replace
 
 import numpy as np
 import rclpy
@@ -64,7 +65,7 @@ def mount_parameter(value: str, model_mount: CameraMount | None) -> CameraMount 
     no mount (people keep the lifter's learned size), else a mount as `adapt --mount` reads it."""
     if value.strip().lower() == "none":
         return None
-    return CameraMount.parse(value) if value.strip() else model_mount
+    return replace(CameraMount.parse(value), source="the camera_mount parameter") if value.strip() else model_mount
 
 
 def descriptor(name: str) -> ParameterDescriptor:

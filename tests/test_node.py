@@ -77,8 +77,10 @@ def ros():
     rclpy.shutdown()
 
 
-def test_node_lifts_real_video_frames_with_the_image_header(ros):
-    node = start_node()
+def test_node_lifts_real_video_frames_with_the_image_header(ros, tmp_path):
+    mount = tmp_path / "mount.yaml"
+    mount.write_text("height_m: 0.6\npitch_deg: 5.0\n")
+    node = start_node(f"camera_mount:={mount}")
     harness = Harness("node_test_video")
     try:
         harness.wait_for_node()
@@ -92,6 +94,7 @@ def test_node_lifts_real_video_frames_with_the_image_header(ros):
         harness.node.destroy_node()
     people = [a for a in harness.skeletons if a.skeletons]
     assert len(people) >= len(frames) - 3, output[-3000:]
+    assert "people sized from the floor: camera mount from the camera_mount parameter, height 0.60 m, pitch 5.0 deg" in output
     for array in people:
         stamp_s = stamp_seconds(array.header)
         assert any(abs(stamp_s - s) < 1e-6 for s in sent), "header.stamp must be the image's stamp"
