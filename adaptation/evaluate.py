@@ -71,13 +71,16 @@ def _scores(predicted: list[np.ndarray], targets: list[np.ndarray]) -> dict:
 
 
 def evaluate(model: torch.nn.Module, views: CameraViews, hypotheses: int = 1, k: int = 1, flip: bool = False,
-             seed: int = 0, calibration: UncertaintyCalibration | None = None, aggregation: str = "mean") -> dict:
+             seed: int = 0, calibration: UncertaintyCalibration | None = None, aggregation: str = "mean",
+             window: str = "stitched") -> dict:
     """Overall, in-view, truncated and per-sequence metrics (mm) of `model` on labelled `views`;
-    with a calibration or H > 1 also the uncertainty report ('uncertainty', raw spread if uncalibrated)."""
+    with a calibration or H > 1 also the uncertainty report ('uncertainty', raw spread if uncalibrated).
+    window: see predict_views ('causal' is what the node does by default)."""
     if not views.labelled:
         raise ValueError("evaluation needs 3D labels (keypoints_3d) in every sequence")
     sequences = prepare(views)
-    predictions = predict_views(model, sequences, hypotheses=hypotheses, k=k, flip=flip, seed=seed, aggregation=aggregation)
+    predictions = predict_views(model, sequences, hypotheses=hypotheses, k=k, flip=flip, seed=seed, aggregation=aggregation,
+                                window=window)
     poses = [p.pose for p in predictions]
     targets = [s.pose_3d for s in sequences]
     in_view = np.concatenate([s.intrinsics.in_view(s.intrinsics.pixels_of(s.keypoints_3d)) for s in views.sequences])
@@ -117,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flip", action="store_true", help="average with the mirrored input")
     parser.add_argument("--aggregation", choices=("mean", "reprojection"), default="mean",
                         help="how H hypotheses become one pose (adaptation.uncertainty.summarize_hypotheses)")
+    parser.add_argument("--window", choices=("stitched", "causal", "centered"), default="stitched",
+                        help="windows covering each sequence, or one per frame as the node runs (causal: its default)")
     parser.add_argument("--out", default=None, help="JSON report path (default: print only)")
     args = parser.parse_args(argv)
     try:
@@ -124,13 +129,13 @@ def main(argv: list[str] | None = None) -> int:
         views = CameraViews.load(args.views)
         started = time.time()
         report = evaluate(model, views, hypotheses=args.hypotheses, k=args.steps, flip=args.flip,
-                          aggregation=args.aggregation)
+                          aggregation=args.aggregation, window=args.window)
     except (OSError, ValueError) as error:
         print(f"evaluate: error: {error}", file=sys.stderr)
         return 1
     report["settings"] = {"model": args.model or str(checkpoint.DEFAULT_MODEL), "views": args.views,
                           "hypotheses": args.hypotheses, "steps": args.steps, "flip": args.flip,
-                          "aggregation": args.aggregation,
+                          "aggregation": args.aggregation, "window": args.window,
                           "seconds": round(time.time() - started, 1)}
     o = report["overall"]
     print(f"evaluate: {o['frames']} frames  MPJPE {o['mpjpe_mm']:.1f} mm  P-MPJPE {o['p_mpjpe_mm']:.1f} mm  "

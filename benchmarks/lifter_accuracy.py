@@ -10,7 +10,8 @@ MixSTE-style (joint-token) lifter, each checkpoint chosen on the validation subj
 on the `part` subjects through the studio, robot, randomised and portrait rigs at H=1 (K=1, the
 deployment setting); diffusion lifters also at H=3 with their uncertainty calibrated on the
 validation views of their training rig; the shipped model (SHIPPED) also at H=3 with test-time
-mirroring, as it is exported.
+mirroring, as it is exported, and so also with one window per frame as the node runs it: causal
+(its default) and centred. Every other row covers each sequence with windows ("stitched").
 Root-relative mm; in-view / truncated = frames where the whole body is / is not in the image.
 Writes benchmarks/results/lifter_accuracy_<part>.{json,md}.
 """
@@ -39,6 +40,7 @@ MODELS = [  # (trained through rig, kind, run directory under runs/)
     ("randomized", "mlp", "randomized_mlp"), ("randomized", "mixste", "randomized_diffusion"),
     ("studio", "diffusion", "pose_studio"), ("studio", "mlp", "studio_mlp"), ("robot", "mlp", "robot_mlp"),
     ("randomized", "diffusion-2x", "long_diffusion"), ("randomized", "regression-2x", "long_regression"),
+    ("studio", "diffusion-2x", "long_studio"),
 ]
 SHIPPED = "pose_randomized"      # adaptation/models/default, exported with flip (benchmarks/ship_default.py --flip)
 
@@ -64,18 +66,19 @@ def main() -> None:
             print(f"skipping {path}: not trained (benchmarks/train_source_models.sh)")
             continue
         model, meta = checkpoint.load(path)
-        settings = [(1, None, False)]
+        settings = [(1, None, False, "stitched")]      # (H, uncertainty calibration, mirroring, windows)
         if kind in ("diffusion", "mixste", "diffusion-2x"):
-            settings.append((3, fit_uncertainty(model, views(f"{train_rig}_val"), 3, f"{train_rig}_val"), False))
+            settings.append((3, fit_uncertainty(model, views(f"{train_rig}_val"), 3, f"{train_rig}_val"), False, "stitched"))
         if run == SHIPPED:
-            settings.append((3, fit_uncertainty(model, views(f"{train_rig}_val"), 3, f"{train_rig}_val", flip=True), True))
+            shipped = fit_uncertainty(model, views(f"{train_rig}_val"), 3, f"{train_rig}_val", flip=True)
+            settings += [(3, shipped, True, window) for window in ("stitched", "causal", "centered")]
         for rig in args.rigs:
             data = views(f"{rig}_{args.part}")
-            for hypotheses, calibration, flip in settings:
-                report = evaluate(model, data, hypotheses=hypotheses, calibration=calibration, flip=flip)
+            for hypotheses, calibration, flip, window in settings:
+                report = evaluate(model, data, hypotheses=hypotheses, calibration=calibration, flip=flip, window=window)
                 o = report["overall"]
                 row = {"trained_on": train_rig, "model": kind, "checkpoint": str(path.relative_to(RUNS.parent)),
-                       "best_step": meta.get("step"), "test_rig": rig, "hypotheses": hypotheses, "flip": flip,
+                       "best_step": meta.get("step"), "test_rig": rig, "hypotheses": hypotheses, "flip": flip, "window": window,
                        **{k: round(v, 2) for k, v in o.items()},
                        "in_view_mpjpe_mm": round(report["in_view"]["mpjpe_mm"], 2),
                        "truncated_mpjpe_mm": round(report["truncated"]["mpjpe_mm"], 2) if "truncated" in report else None,
@@ -92,7 +95,8 @@ def main() -> None:
     for r in rows:
         truncated = f"{r['truncated_mpjpe_mm']:.1f} ({r['truncated_frames']})" if r["truncated_mpjpe_mm"] is not None else "- (0)"
         unc = f"{r['uncertainty']['ratio']:.2f} / {r['uncertainty']['rank_correlation']:.2f}" if "uncertainty" in r else "-"
-        lines.append(f"| {r['trained_on']} | {KINDS[r['model']]} | {r['test_rig']} | {r['hypotheses']}{' + mirror' if r.get('flip') else ''} | {r['mpjpe_mm']:.1f} | "
+        window = f", {r['window']} windows" if r.get("window", "stitched") != "stitched" else ""
+        lines.append(f"| {r['trained_on']} | {KINDS[r['model']]} | {r['test_rig']} | {r['hypotheses']}{' + mirror' if r.get('flip') else ''}{window} | {r['mpjpe_mm']:.1f} | "
                      f"{r['p_mpjpe_mm']:.1f} | {r['pck150']:.1f} | {r['auc']:.1f} | {r['accel_error_mm']:.1f} | "
                      f"{r['in_view_mpjpe_mm']:.1f} | {truncated} | {unc} |")
     (RESULTS / f"{stem}.md").write_text(

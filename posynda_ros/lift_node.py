@@ -145,7 +145,7 @@ class LiftNode(LifecycleNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         p, problems = self.checked_parameters()
         try:
-            mount_parameter(p["camera_mount"], None)
+            mount_parameter(p["camera_mount"], None)      # a bad mount is a bad parameter, named before the model loads
         except ValueError as error:
             problems.append(f"camera_mount: {error}")
         if problems:
