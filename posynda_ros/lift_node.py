@@ -313,6 +313,11 @@ class LiftNode(LifecycleNode):
                   "backend": self.pipeline.backend.name if self.pipeline else "none",
                   "latency_ms_p50": f"{np.median(self.latency_ms):.1f}" if self.latency_ms else "nan",
                   "last_problem": self.last_problem, "lifecycle_state": self.state_label}
+        if self.pipeline is not None:
+            mount, size = self.pipeline.mount, self.pipeline.last_size
+            values["camera_mount"] = (f"{mount.source}: height {mount.height_m:.2f} m, pitch {mount.pitch_deg:.1f} deg, "
+                                      f"roll {mount.roll_deg:.1f} deg" if mount else "none")
+            values["floor_scale_last"] = f"{size:.2f}" if size is not None else "none"
         values.update({f"{stage}_ms": f"{np.mean(v):.1f}" for stage, v in self.stage_ms.items() if v})
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
         msg = DiagnosticArray(status=[status])

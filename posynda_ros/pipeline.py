@@ -54,6 +54,7 @@ class LiftPipeline:
         self.backend = backend
         self.hypotheses = hypotheses
         self.mount = mount               # None: people keep the lifter's learned size
+        self.last_size: float | None = None   # the last floor scale applied (diagnostics: a wrong mount shows here)
         # One person: MediaPipe Pose's own tracker (today's speed); several: the Tasks landmarker.
         self.detector = (PoseDetector(max_gap_s=max_gap_s, min_score=min_score) if max_people == 1 else
                          MultiPoseDetector(max_people, min_score=min_score, max_gap_s=max_gap_s))
@@ -125,7 +126,7 @@ class LiftPipeline:
         placed = np.isfinite(root).all() and root[2] > 0.1
         if placed and self.mount is not None:
             track.scale = track.scale or PersonScale(self.mount)
-            size = track.scale.update(pose, root, frame.confidence)
+            size = self.last_size = track.scale.update(pose, root, frame.confidence)
             pose, root, uncertainty = pose * size, root * size, uncertainty * size
         return SkeletonEstimate(
             positions_m=pose + root if placed else pose,

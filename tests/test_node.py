@@ -114,6 +114,8 @@ def test_node_lifts_real_video_frames_with_the_image_header(ros, tmp_path):
             assert all(np.isfinite([p.x, p.y, p.z]).all() for p in marker.points)
     status, _ = harness.last_status()
     assert status["backend"] == "onnxruntime-cpu" and float(status["lift_ms"]) > 0
+    assert status["camera_mount"].startswith("the camera_mount parameter: height 0.60 m")
+    assert 0.6 < float(status["floor_scale_last"]) < 1.5          # people were sized from the floor
 
 
 def test_bad_input_is_logged_counted_and_skipped_while_the_node_keeps_running(ros):
