@@ -46,6 +46,20 @@ def vary_proportions(batch: dict[str, torch.Tensor], amount: float) -> dict[str,
     return {**batch, "pose_3d": varied, "keypoints_2d": batch["keypoints_2d"] - rays(pose) + rays(varied)}
 
 
+def shift_keypoints(batch: dict[str, torch.Tensor], sigma_m: float) -> dict[str, torch.Tensor]:
+    """Source augmentation for another detector's joint convention: each window's 2D is re-projected
+    from joints moved by a constant random offset (N(0, sigma_m) metres per joint and axis, the same
+    in every frame), the 3D target unchanged. A 2D detector and mocap disagree by a few cm on where
+    a hip or a shoulder is. Needs `root_3d`, as vary_proportions."""
+    pose, root = batch["pose_3d"], batch["root_3d"][..., None, :]
+    offsets = sigma_m * torch.randn(pose.shape[0], 1, *pose.shape[2:], device=pose.device)
+
+    def rays(relative: torch.Tensor) -> torch.Tensor:
+        return project(relative + root, 1.0, 0.0)
+
+    return {**batch, "keypoints_2d": batch["keypoints_2d"] - rays(pose) + rays(pose + offsets)}
+
+
 class MocapClips(RandomWindows):
     """Random windows of world-frame mocap (y up, metres): the source of mount-aware augmentation."""
 

@@ -47,6 +47,7 @@ class TrainConfig:
     warmup_steps: int = 100
     flip_augmentation: bool = True
     bone_jitter: float = 0.0              # each window's bone lengths x U(1 -+ this), 2D re-projected (augment.vary_proportions)
+    keypoint_shift_m: float = 0.0         # each window's 2D from joints moved by N(0, this) m (augment.shift_keypoints)
     deployed_fraction: float = 0.9        # share of each batch trained through the deployed sampler (chosen on validation)
     ema_decay: float = 0.0                # > 0: validate and save an exponential moving average of the weights
     sampler_steps: int = 1                # K: DDIM steps of the deployed sampler, in training and validation (export with the same K)
@@ -160,6 +161,8 @@ def train(config: TrainConfig, command: str = "") -> Path:
         batch = {k: v.to(device) for k, v in train_set.sample(config.batch_size).items()}
         if config.bone_jitter > 0:
             batch = augment.vary_proportions(batch, config.bone_jitter)
+        if config.keypoint_shift_m > 0:
+            batch = augment.shift_keypoints(batch, config.keypoint_shift_m)
         loss = lifter_loss(model, batch, config.flip_augmentation, config.deployed_fraction, config.sampler_steps)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -34,13 +34,14 @@ TEST_RIGS = ("studio", "robot", "randomized", "portrait")
 KINDS = {"diffusion": "diffusion lifter", "regression": "same denoiser, deterministic (control)",
          "mlp": "single-frame MLP (control)", "mixste": "MixSTE-style diffusion lifter (previous default)",
          "diffusion-2x": "diffusion lifter, 2x steps + EMA (not shipped)",
-         "regression-2x": "same denoiser, deterministic, 2x steps + EMA"}
+         "regression-2x": "same denoiser, deterministic, 2x steps + EMA",
+         "diffusion-shift": "diffusion lifter, keypoint-shift augmentation (not shipped)"}
 MODELS = [  # (trained through rig, kind, run directory under runs/)
     ("randomized", "diffusion", "pose_randomized"), ("randomized", "regression", "pose_regression"),
     ("randomized", "mlp", "randomized_mlp"), ("randomized", "mixste", "randomized_diffusion"),
     ("studio", "diffusion", "pose_studio"), ("studio", "mlp", "studio_mlp"), ("robot", "mlp", "robot_mlp"),
     ("randomized", "diffusion-2x", "long_diffusion"), ("randomized", "regression-2x", "long_regression"),
-    ("studio", "diffusion-2x", "long_studio"),
+    ("studio", "diffusion-2x", "long_studio"), ("randomized", "diffusion-shift", "shift_diffusion"),
 ]
 SHIPPED = "pose_randomized"      # adaptation/models/default, exported with flip (benchmarks/ship_default.py --flip)
 
@@ -67,7 +68,7 @@ def main() -> None:
             continue
         model, meta = checkpoint.load(path)
         settings = [(1, None, False, "stitched")]      # (H, uncertainty calibration, mirroring, windows)
-        if kind in ("diffusion", "mixste", "diffusion-2x"):
+        if kind in ("diffusion", "mixste", "diffusion-2x", "diffusion-shift"):
             settings.append((3, fit_uncertainty(model, views(f"{train_rig}_val"), 3, f"{train_rig}_val"), False, "stitched"))
         if run == SHIPPED:
             shipped = fit_uncertainty(model, views(f"{train_rig}_val"), 3, f"{train_rig}_val", flip=True)

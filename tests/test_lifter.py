@@ -136,3 +136,20 @@ def test_unknown_architecture_or_objective_is_named():
         LifterConfig(architecture="lstm")
     with pytest.raises(ValueError, match="objective"):
         LifterConfig(objective="gan")
+
+
+def test_keypoint_shift_moves_each_joint_by_one_offset_per_window_and_keeps_the_3d():
+    from adaptation.augment import shift_keypoints
+    from adaptation.camera import project
+    torch.manual_seed(0)
+    pose = (0.3 * torch.randn(4, 1, 17, 3)).expand(4, 9, 17, 3)          # a person standing still
+    root = torch.tensor([0.0, 0.0, 4.0]).expand(4, 9, 3)
+    batch = {"pose_3d": pose, "root_3d": root, "keypoints_2d": project(pose + root[..., None, :], 1.0, 0.0)}
+    shifted = shift_keypoints(batch, 0.03)
+    torch.testing.assert_close(shifted["pose_3d"], pose)
+    moved = shifted["keypoints_2d"] - batch["keypoints_2d"]
+    torch.testing.assert_close(moved[:, 1:], moved[:, :1].expand_as(moved[:, 1:]))   # one offset per window
+    assert not torch.allclose(moved[0], moved[1])                                    # another in the next
+    metres = (moved.norm(dim=-1) * (pose[..., 2] + 4.0)).mean()                      # ~ sigma sqrt(pi / 2)
+    assert 0.02 < metres < 0.05, metres
+    torch.testing.assert_close(shift_keypoints(batch, 0.0)["keypoints_2d"], batch["keypoints_2d"])
