@@ -11,8 +11,8 @@ synchronised, calibrated 1088x1920 views at 60 fps, 100 frames, several people.
 3. For each camera and person, every run of frames where that view sees them and all 17 joints
    were triangulated is lifted from that single view, as the node would (causal windows, or
    centred with --window centered; noise fixed per track, 2D One-Euro smoothed, 60 fps as
-   recorded), and scored root-relative in that camera's frame, beside MediaPipe's own 3D for the same detections (pose_world_landmarks,
-   hip-centred), raw and through the same One-Euro filter.
+   recorded), and scored root-relative in that camera's frame, beside MediaPipe's own 3D for the
+   same detections (pose_world_landmarks, hip-centred), raw and through the same One-Euro filter.
 Pelvis depth: the lifter's root placed from its 3D, the 2D and the intrinsics (camera.solve_root).
 4. Each model is scored twice: with the size it learned (no camera mount), and sized from the floor
    as the node does when it knows the camera mount (adaptation.floor: the mount as a robot reads

@@ -41,10 +41,11 @@ case $job in
     objective=${job#long-}; [ $objective = diffusion ] && extra=(--deployed_fraction 0.9) || extra=(--model.objective regression)
     $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
       --out_dir runs/long_${objective} --ema_decay 0.999 "${extra[@]}" "${POSE[@]}" --steps 24000 "$@" ;;
-  shift-diffusion)                 # the default with keypoint-convention augmentation (augment.shift_keypoints, 3 cm)
-    splits randomized_train randomized_val
+  shift-diffusion|shift15-diffusion)  # the default with keypoint-convention augmentation (augment.shift_keypoints):
+    splits randomized_train randomized_val   # 3 cm (shift), 1.5 cm (shift15)
+    [ $job = shift-diffusion ] && sigma=0.03 || sigma=0.015
     $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
-      --out_dir runs/shift_diffusion --keypoint_shift_m 0.03 --deployed_fraction 0.9 "${POSE[@]}" "$@" ;;
+      --out_dir runs/${job//-/_} --keypoint_shift_m $sigma --deployed_fraction 0.9 "${POSE[@]}" "$@" ;;
   long-studio)                     # the studio model (adaptation source) with the same 2x budget and EMA
     splits studio_train studio_val
     $BIN/train --train_views $DATA/studio_train.npz --val_views $DATA/studio_val.npz \
