@@ -12,7 +12,8 @@ for window in causal centered; do     # the node's two window modes
   $PY real_video.py --hypotheses 3 --models default=../adaptation/models/default/lifter.pt \
       default-2x-steps=../runs/long_diffusion/best.pt regression-control=../runs/pose_regression/best.pt \
       mlp-control=../runs/randomized_mlp/best.pt previous-default=../runs/randomized_diffusion/best.pt \
-      keypoint-shift=../runs/shift_diffusion/best.pt --adapt --window $window
+      keypoint-shift=../runs/shift_diffusion/best.pt keypoint-shift-1.5cm=../runs/shift15_diffusion/best.pt \
+      --adapt --window $window
 done
 $PY size_sweep.py ../runs/sweep_f27_diffusion ../runs/sweep_f9b64_diffusion ../runs/dropout0_diffusion \
     ../runs/dropout0_regression ../runs/deployed0.5_diffusion ../runs/randomized_diffusion ../runs/deployed1.0_diffusion \
