@@ -29,21 +29,23 @@ _RIGHT_BONES = [BONES.index(right) for _, right in SYMMETRIC_BONES]
 _LEFT_BONES = [BONES.index(left) for left, _ in SYMMETRIC_BONES]
 
 
+def reprojected(batch: dict[str, torch.Tensor], moved: torch.Tensor) -> torch.Tensor:
+    """The windows' 2D for moved root-relative joints `moved` (same pelvis, `root_3d`): each window's
+    detector noise (its 2D minus the clean projection of its 3D) is carried over."""
+    root = batch["root_3d"][..., None, :]
+    return batch["keypoints_2d"] - project(batch["pose_3d"] + root, 1.0, 0.0) + project(moved + root, 1.0, 0.0)
+
+
 def vary_proportions(batch: dict[str, torch.Tensor], amount: float) -> dict[str, torch.Tensor]:
     """Source augmentation for unseen subjects: each window's bones are scaled by factors drawn from
     U(1 - amount, 1 + amount) (a left bone and its right twin alike, every frame alike), the pelvis
-    stays where it was and the 2D is re-projected. The window's detector noise (its 2D minus the
-    clean projection of its 3D) is carried over, so only the person's proportions change. Needs the
-    windows' camera-frame pelvis (`root_3d`, from clips.ClipSampler on labelled views)."""
-    pose, root = batch["pose_3d"], batch["root_3d"][..., None, :]
+    stays where it was and the 2D is re-projected (`reprojected`), so only the person's proportions
+    change. Needs the windows' camera-frame pelvis (`root_3d`, from clips.ClipSampler on labelled views)."""
+    pose = batch["pose_3d"]
     scales = 1 + amount * (2 * torch.rand(pose.shape[0], len(BONES), device=pose.device) - 1)
     scales[:, _RIGHT_BONES] = scales[:, _LEFT_BONES]
     varied = rescale_bones(pose, scales[:, None])
-
-    def rays(relative: torch.Tensor) -> torch.Tensor:
-        return project(relative + root, 1.0, 0.0)
-
-    return {**batch, "pose_3d": varied, "keypoints_2d": batch["keypoints_2d"] - rays(pose) + rays(varied)}
+    return {**batch, "pose_3d": varied, "keypoints_2d": reprojected(batch, varied)}
 
 
 def shift_keypoints(batch: dict[str, torch.Tensor], sigma_m: float) -> dict[str, torch.Tensor]:
@@ -51,13 +53,9 @@ def shift_keypoints(batch: dict[str, torch.Tensor], sigma_m: float) -> dict[str,
     from joints moved by a constant random offset (N(0, sigma_m) metres per joint and axis, the same
     in every frame), the 3D target unchanged. A 2D detector and mocap disagree by a few cm on where
     a hip or a shoulder is. Needs `root_3d`, as vary_proportions."""
-    pose, root = batch["pose_3d"], batch["root_3d"][..., None, :]
+    pose = batch["pose_3d"]
     offsets = sigma_m * torch.randn(pose.shape[0], 1, *pose.shape[2:], device=pose.device)
-
-    def rays(relative: torch.Tensor) -> torch.Tensor:
-        return project(relative + root, 1.0, 0.0)
-
-    return {**batch, "keypoints_2d": batch["keypoints_2d"] - rays(pose) + rays(pose + offsets)}
+    return {**batch, "keypoints_2d": reprojected(batch, pose + offsets)}
 
 
 class MocapClips(RandomWindows):

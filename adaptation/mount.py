@@ -143,6 +143,10 @@ class CameraMount:
                 problems.append(f"{name.split('_')[0]} {a:.1f} vs {b:.1f} deg")
         return ", ".join(problems) or None
 
+    def describe(self) -> str:
+        """'height 1.20 m, pitch 5.0 deg, roll 0.0 deg': how logs and errors name a mount."""
+        return f"height {self.height_m:.2f} m, pitch {self.pitch_deg:.1f} deg, roll {self.roll_deg:.1f} deg"
+
     def to_dict(self) -> dict:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
@@ -242,8 +246,7 @@ def check_against_tracks(mount: CameraMount, tracks: list[np.ndarray], min_below
     more than `max_extra_axis_deg` beyond the best-fitting mount's (measured: a right mount
     fits within ~1 degree of the best, a flipped pitch or a 20-degree roll error 5-17 degrees worse)."""
     ankle, head = _body_axes(tracks)
-    described = (f"camera mount (height {mount.height_m:.2f} m, pitch {mount.pitch_deg:.1f} deg, roll "
-                 f"{mount.roll_deg:.1f} deg, from {mount.source})")
+    described = f"camera mount ({mount.describe()}, from {mount.source})"
     below = float(np.mean(ankle @ mount.up_in_camera() < 0))
     if below < min_below:
         raise ValueError(f"{described} contradicts the target 2D: the people's ankles are below its horizon "

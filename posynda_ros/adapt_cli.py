@@ -102,8 +102,7 @@ def resolve_mount(explicit: CameraMount | None, bags: list[Path], info_topic: st
             print(f"adapt: camera mount unknown ({error}); source placed by 2D only", file=sys.stderr)
             return None
     check_against_tracks(mount, tracks)
-    print(f"adapt: camera mount from {mount.source}: height {mount.height_m:.2f} m, pitch {mount.pitch_deg:.1f} deg, "
-          f"roll {mount.roll_deg:.1f} deg")
+    print(f"adapt: camera mount from {mount.source}: {mount.describe()}")
     return mount
 
 

@@ -163,8 +163,7 @@ class LiftNode(LifecycleNode):
         self.get_logger().info(f"lifter {backend.model_id} on {backend.name}, window {backend.frames} "
                                f"frames ({p['window_mode']}), {p['hypotheses']} hypotheses, up to {p['max_people']} people")
         self.get_logger().info(
-            f"people sized from the floor: camera mount from {mount.source}, height {mount.height_m:.2f} m, "
-            f"pitch {mount.pitch_deg:.1f} deg, roll {mount.roll_deg:.1f} deg" if mount else
+            f"people sized from the floor: camera mount from {mount.source}, {mount.describe()}" if mount else
             "no camera mount: people keep the lifter's learned size (set camera_mount to size them from the floor)")
         return TransitionCallbackReturn.SUCCESS
 
@@ -315,8 +314,7 @@ class LiftNode(LifecycleNode):
                   "last_problem": self.last_problem, "lifecycle_state": self.state_label}
         if self.pipeline is not None:
             mount, size = self.pipeline.mount, self.pipeline.last_size
-            values["camera_mount"] = (f"{mount.source}: height {mount.height_m:.2f} m, pitch {mount.pitch_deg:.1f} deg, "
-                                      f"roll {mount.roll_deg:.1f} deg" if mount else "none")
+            values["camera_mount"] = f"{mount.source}: {mount.describe()}" if mount else "none"
             values["floor_scale_last"] = f"{size:.2f}" if size is not None else "none"
         values.update({f"{stage}_ms": f"{np.mean(v):.1f}" for stage, v in self.stage_ms.items() if v})
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
