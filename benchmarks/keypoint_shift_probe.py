@@ -4,8 +4,10 @@
 
 A 2D detector does not put a hip or a shoulder where the mocap joint is (MediaPipe's hips and
 shoulders sit centimetres away). The probe re-projects the validation views' 2D from joints moved
-by a constant random offset (N(0, sigma) metres per joint and axis, one per sequence, seed 0), keeps
-the 3D target, and scores each trained run on the clean and the shifted 2D (H=1, stitched windows).
+by a constant random offset (N(0, sigma) metres per joint and axis, one per sequence, seed 0) with
+the training augmentation itself (augment.shift_keypoints: the views' detector noise is carried
+over), keeps the 3D target, and scores each trained run on the clean and the shifted 2D (H=1,
+stitched windows).
 Writes benchmarks/results/keypoint_shift_probe.{json,md}.
 """
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 import torch
 
 from adaptation import checkpoint
+from adaptation.augment import shift_keypoints
 from adaptation.clips import prepare
 from adaptation.evaluate import predict_views
 from splits import views
@@ -45,11 +48,12 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     clean = prepare(views("randomized_val"))
-    rng = np.random.default_rng(0)
+    torch.manual_seed(0)
     shifted = []
     for s in clean:
-        moved = s.pose_3d + s.root_3d[:, None] + rng.normal(scale=args.sigma_m, size=(1, *s.pose_3d.shape[1:]))
-        shifted.append(dataclasses.replace(s, keypoints_2d=(moved[..., :2] / moved[..., 2:]).astype(np.float32)))
+        sequence = {k: torch.from_numpy(getattr(s, k))[None] for k in ("keypoints_2d", "pose_3d", "root_3d")}
+        moved = shift_keypoints(sequence, args.sigma_m)["keypoints_2d"][0].numpy()
+        shifted.append(dataclasses.replace(s, keypoints_2d=moved.astype(np.float32)))
     rows = []
     for run, label in MODELS.items():
         path = RUNS / run / "best.pt"
