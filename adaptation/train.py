@@ -29,6 +29,7 @@ from tqdm import tqdm
 from adaptation import augment, checkpoint, diffusion
 from adaptation.clips import ClipSampler, covering_windows, prepare
 from adaptation.dataset import CameraViews
+from adaptation.keypoint_filter import smoothed_views
 from adaptation.metrics import mpjpe
 from adaptation.model import LifterConfig, build_model
 from adaptation.plots import plot_curves
@@ -48,6 +49,7 @@ class TrainConfig:
     flip_augmentation: bool = True
     bone_jitter: float = 0.0              # each window's bone lengths x U(1 -+ this), 2D re-projected (augment.vary_proportions)
     keypoint_shift_m: float = 0.0         # each window's 2D from joints moved by N(0, this) m (augment.shift_keypoints)
+    smooth_2d: bool = False               # train and validate on 2D through the node's One-Euro filter (adaptation.keypoint_filter)
     deployed_fraction: float = 0.9        # share of each batch trained through the deployed sampler (chosen on validation)
     ema_decay: float = 0.0                # > 0: validate and save an exponential moving average of the weights
     sampler_steps: int = 1                # K: DDIM steps of the deployed sampler, in training and validation (export with the same K)
@@ -126,10 +128,12 @@ def train(config: TrainConfig, command: str = "") -> Path:
     torch.manual_seed(config.seed)
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    train_set = ClipSampler(prepare(load_views(config.train_views)), config.model.frames, config.seed)
+    as_fed = smoothed_views if config.smooth_2d else (lambda views: views)
+    train_set = ClipSampler(prepare(as_fed(load_views(config.train_views))), config.model.frames, config.seed)
     val_batch = None
     if config.val_views:
-        val_batch = {k: v.to(device) for k, v in covering_windows(prepare(load_views(config.val_views)), config.model.frames).items()}
+        val_views = prepare(as_fed(load_views(config.val_views)))
+        val_batch = {k: v.to(device) for k, v in covering_windows(val_views, config.model.frames).items()}
 
     model = build_model(config.model).to(device)
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay)) if config.ema_decay > 0 else None

@@ -41,6 +41,7 @@ from adaptation.clips import prepare
 from adaptation.dataset import CameraViews, Sequence
 from adaptation.evaluate import predict_views
 from adaptation.floor import PersonScale
+from adaptation.keypoint_filter import smooth_sequence
 from adaptation.metrics import acceleration, acceleration_error, p_mpjpe
 from adaptation.mount import ANKLES, CameraMount
 from adaptation.multiview import CalibratedCamera, match_people, read_qca
@@ -49,7 +50,7 @@ from adaptation.skeleton import BONES, JOINT_INDEX, ROOT, bone_lengths, root_rel
 from posynda_ros.adapt_cli import main as adapt_main
 from posynda_ros.handedness import repair
 from posynda_ros.keypoints import MultiPoseDetector
-from posynda_ros.window import PeopleTracker, smooth_sequence
+from posynda_ros.window import PeopleTracker
 
 DATA = Path(__file__).with_name("data") / "pose2sim_multiperson"
 RESULTS = Path(__file__).with_name("results")

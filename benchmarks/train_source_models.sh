@@ -46,6 +46,15 @@ case $job in
     [ $job = shift-diffusion ] && sigma=0.03 || sigma=0.015
     $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
       --out_dir runs/${job//-/_} --keypoint_shift_m $sigma --deployed_fraction 0.9 "${POSE[@]}" "$@" ;;
+  smooth-diffusion|smooth-regression|smooth-mlp)   # the default, its twin and the MLP trained and validated on 2D
+    splits randomized_train randomized_val          # through the node's One-Euro filter (--smooth_2d), as deployed
+    case ${job#smooth-} in
+      diffusion) extra=(--deployed_fraction 0.9 "${POSE[@]}") ;;
+      regression) extra=(--model.objective regression "${POSE[@]}") ;;
+      mlp) extra=("${MLP[@]}") ;;
+    esac
+    $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
+      --out_dir runs/${job//-/_} --smooth_2d true "${extra[@]}" "$@" ;;
   long-studio)                     # the studio model (adaptation source) with the same 2x budget and EMA
     splits studio_train studio_val
     $BIN/train --train_views $DATA/studio_train.npz --val_views $DATA/studio_val.npz \

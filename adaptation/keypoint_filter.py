@@ -1,0 +1,60 @@
+"""The 2D filter of the node, as one place: a One-Euro filter (Casiez et al. 2012) on each track's
+keypoints. Detectors run image by image and jitter; the node smooths every track's 2D before it
+enters the lifter's window. Training (`train --smooth_2d`) and the benchmarks pass their 2D
+through the same filter, so a lifter sees its 2D as the node will feed it.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from adaptation.dataset import CameraViews
+
+
+class KeypointFilter:
+    """One-Euro filter on one track's (J, 2) keypoints: a low-pass whose cutoff rises with speed, so
+    a still person stops jittering while a fast limb does not lag. Speed is measured in person
+    sizes per second (RMS 2D distance of the joints from the pelvis), so the same settings fit
+    near and far people and any image size."""
+
+    def __init__(self, min_cutoff_hz: float = 1.5, beta: float = 0.5, derivative_cutoff_hz: float = 1.0):
+        if min_cutoff_hz <= 0 or beta < 0 or derivative_cutoff_hz <= 0:
+            raise ValueError(f"One-Euro settings must be positive: {min_cutoff_hz}, {beta}, {derivative_cutoff_hz}")
+        self.min_cutoff, self.beta, self.derivative_cutoff = min_cutoff_hz, beta, derivative_cutoff_hz
+        self.reset()
+
+    def reset(self) -> None:
+        self.value: np.ndarray | None = None
+        self.derivative: np.ndarray | None = None
+        self.stamp_s: float | None = None
+
+    @staticmethod
+    def _alpha(cutoff_hz, dt: float):
+        tau = 1.0 / (2 * np.pi * cutoff_hz)
+        return 1.0 / (1.0 + tau / dt)
+
+    def __call__(self, keypoints: np.ndarray, stamp_s: float) -> np.ndarray:
+        if self.value is None or self.stamp_s is None or stamp_s <= self.stamp_s:
+            self.value, self.derivative, self.stamp_s = keypoints.astype(np.float64), np.zeros_like(keypoints, np.float64), stamp_s
+            return keypoints
+        dt = stamp_s - self.stamp_s
+        size = max(float(np.sqrt(((keypoints - keypoints[:1]) ** 2).sum(-1).mean())), 1e-6)
+        raw_derivative = (keypoints - self.value) / dt
+        self.derivative += self._alpha(self.derivative_cutoff, dt) * (raw_derivative - self.derivative)
+        speed = np.linalg.norm(self.derivative, axis=-1, keepdims=True) / size            # person sizes per second
+        self.value = self.value + self._alpha(self.min_cutoff + self.beta * speed, dt) * (keypoints - self.value)
+        self.stamp_s = stamp_s
+        return self.value.copy()
+
+
+def smooth_sequence(keypoints: np.ndarray, fps: float, keypoint_filter: KeypointFilter | None = None) -> np.ndarray:
+    """A whole (T, J, 2) track through a fresh KeypointFilter (what the node does frame by frame)."""
+    keypoint_filter = keypoint_filter or KeypointFilter()
+    return np.stack([keypoint_filter(k, t / fps) for t, k in enumerate(keypoints)])
+
+
+def smoothed_views(views: CameraViews) -> CameraViews:
+    """Every sequence's 2D through a fresh KeypointFilter at its own frame rate, as the node would see it."""
+    return CameraViews([dataclasses.replace(s, keypoints_2d=smooth_sequence(s.keypoints_2d, s.fps).astype(s.keypoints_2d.dtype))
+                        for s in views.sequences])
