@@ -2,16 +2,21 @@
 
     .venv/bin/python benchmarks/lifter_accuracy.py --part val    # every choice is made on this
     .venv/bin/python benchmarks/lifter_accuracy.py --part test   # the final table, once
-    ... --runs long_diffusion     # re-score only these runs, keep the other rows of the results file
+    ... --runs long_diffusion     # score only these runs, keep the other rows of the results file
 
 Models (benchmarks/train_source_models.sh, `MODELS` below): the diffusion lifter (pose-token
-denoiser), the same denoiser as a deterministic regressor, the single-frame MLP, and the previous
-MixSTE-style (joint-token) lifter, each checkpoint chosen on the validation subject. Each is scored
-on the `part` subjects through the studio, robot, randomised and portrait rigs at H=1 (K=1, the
-deployment setting); diffusion lifters also at H=3 with their uncertainty calibrated on the
-validation views of their training rig; the shipped model (SHIPPED) also at H=3 with test-time
-mirroring, as it is exported, and so also with one window per frame as the node runs it: causal
-(its default) and centred. Every other row covers each sequence with windows ("stitched").
+denoiser), the same denoiser as a deterministic regressor, the single-frame MLP, and the earlier
+MixSTE-style (joint-token) lifter, each checkpoint chosen on the validation subject; the three
+first also trained on the node's filtered 2D (`--smooth_2d`). Each is scored on the `part`
+subjects through the studio, robot, randomised and portrait rigs at H=1 (K=1, the deployment
+setting); diffusion lifters also at H=3 with their uncertainty calibrated on the validation views
+of their training rig. The shipped default and the one it replaced (DEPLOYED) are also scored at
+H=3 with test-time mirroring, as exported, and so with one window per frame as the node runs
+them: causal (its default) and centred. Every other row covers each sequence with windows
+("stitched"). "node's 2D filter": the 2D first goes through the node's One-Euro filter
+(adaptation.keypoint_filter), as on a robot. A model trained on raw 2D gets that row at H=1 (and,
+if DEPLOYED, as the node runs it: H=3 + mirror, causal windows); a model trained on filtered 2D is
+scored on filtered 2D only, its uncertainty calibrated on filtered validation 2D.
 Root-relative mm; in-view / truncated = frames where the whole body is / is not in the image.
 Writes benchmarks/results/lifter_accuracy_<part>.{json,md}.
 """
@@ -26,24 +31,32 @@ import torch
 
 from adaptation import checkpoint
 from adaptation.evaluate import evaluate, fit_uncertainty
+from adaptation.keypoint_filter import smoothed_views
 from splits import SUBJECTS, views
 
 RESULTS = Path(__file__).with_name("results")
 RUNS = Path(__file__).resolve().parents[1] / "runs"
 TEST_RIGS = ("studio", "robot", "randomized", "portrait")
-KINDS = {"diffusion": "diffusion lifter", "regression": "same denoiser, deterministic (control)",
-         "mlp": "single-frame MLP (control)", "mixste": "MixSTE-style diffusion lifter (previous default)",
+KINDS = {"diffusion": "diffusion lifter (previous default, raw 2D)", "regression": "same denoiser, deterministic (control)",
+         "mlp": "single-frame MLP (control)", "mixste": "MixSTE-style diffusion lifter (first default)",
          "diffusion-2x": "diffusion lifter, 2x steps + EMA (not shipped)",
          "regression-2x": "same denoiser, deterministic, 2x steps + EMA",
-         "diffusion-shift": "diffusion lifter, keypoint-shift augmentation (not shipped)"}
+         "diffusion-shift": "diffusion lifter, keypoint-shift augmentation (not shipped)",
+         "diffusion-filtered": "diffusion lifter, trained on filtered 2D (the default)",
+         "regression-filtered": "same denoiser, deterministic, trained on filtered 2D",
+         "mlp-filtered": "single-frame MLP, trained on filtered 2D"}
 MODELS = [  # (trained through rig, kind, run directory under runs/)
     ("randomized", "diffusion", "pose_randomized"), ("randomized", "regression", "pose_regression"),
     ("randomized", "mlp", "randomized_mlp"), ("randomized", "mixste", "randomized_diffusion"),
     ("studio", "diffusion", "pose_studio"), ("studio", "mlp", "studio_mlp"), ("robot", "mlp", "robot_mlp"),
     ("randomized", "diffusion-2x", "long_diffusion"), ("randomized", "regression-2x", "long_regression"),
     ("studio", "diffusion-2x", "long_studio"), ("randomized", "diffusion-shift", "shift_diffusion"),
+    ("randomized", "diffusion-filtered", "smooth_diffusion"), ("randomized", "regression-filtered", "smooth_regression"),
+    ("randomized", "mlp-filtered", "smooth_mlp"),
 ]
-SHIPPED = "pose_randomized"      # adaptation/models/default, exported with flip (benchmarks/ship_default.py --flip)
+# Scored also as exported (H=3 + mirror) and as the node runs them: the shipped default
+# (adaptation/models/default, benchmarks/ship_default.py --flip) and the default it replaced.
+DEPLOYED = ("smooth_diffusion", "pose_randomized")
 
 
 def main() -> None:
@@ -52,7 +65,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rigs", nargs="*", default=list(TEST_RIGS))
     parser.add_argument("--runs", nargs="*", choices=[run for _, _, run in MODELS],
-                        help="score only these runs; the rows of the others come from the existing results file")
+                        help="score only these runs (their rows already scored for the same checkpoint are kept); "
+                             "the rows of the others come from the existing results file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     stem = f"lifter_accuracy_{args.part}"
@@ -67,19 +81,36 @@ def main() -> None:
             print(f"skipping {path}: not trained (benchmarks/train_source_models.sh)")
             continue
         model, meta = checkpoint.load(path)
+        filtered_only = meta.get("train_config", {}).get("smooth_2d", False)
+        validation = smoothed_views(views(f"{train_rig}_val")) if filtered_only else views(f"{train_rig}_val")
         settings = [(1, None, False, "stitched")]      # (H, uncertainty calibration, mirroring, windows)
-        if kind in ("diffusion", "mixste", "diffusion-2x", "diffusion-shift"):
-            settings.append((3, fit_uncertainty(model, views(f"{train_rig}_val"), 3, f"{train_rig}_val"), False, "stitched"))
-        if run == SHIPPED:
-            shipped = fit_uncertainty(model, views(f"{train_rig}_val"), 3, f"{train_rig}_val", flip=True)
+        if kind.startswith("diffusion") or kind == "mixste":
+            settings.append((3, fit_uncertainty(model, validation, 3, f"{train_rig}_val"), False, "stitched"))
+        if run in DEPLOYED:
+            shipped = fit_uncertainty(model, validation, 3, f"{train_rig}_val", flip=True)
             settings += [(3, shipped, True, window) for window in ("stitched", "causal", "centered")]
+        settings = [(*setting, filtered_only) for setting in settings]      # + the node's 2D filter
+        if not filtered_only:           # the same model behind the node's filter, as deployed
+            settings.append((1, None, False, "stitched", True))
+            if run in DEPLOYED:
+                settings.append((3, shipped, True, "causal", True))
         for rig in args.rigs:
             data = views(f"{rig}_{args.part}")
-            for hypotheses, calibration, flip, window in settings:
-                report = evaluate(model, data, hypotheses=hypotheses, calibration=calibration, flip=flip, window=window)
+            filtered = smoothed_views(data)
+            for hypotheses, calibration, flip, window, smooth in settings:
+                # with --runs, a row already scored for this checkpoint is kept (scoring is seeded)
+                done = [r for r in previous if Path(r["checkpoint"]).parent.name == run and r["best_step"] == meta.get("step")
+                        and (r["test_rig"], r["hypotheses"], r["flip"], r["window"], r.get("filtered_2d", False))
+                        == (rig, hypotheses, flip, window, smooth)]
+                if done:
+                    rows.append(done[0])
+                    continue
+                report = evaluate(model, filtered if smooth else data, hypotheses=hypotheses, calibration=calibration,
+                                  flip=flip, window=window)
                 o = report["overall"]
                 row = {"trained_on": train_rig, "model": kind, "checkpoint": str(path.relative_to(RUNS.parent)),
                        "best_step": meta.get("step"), "test_rig": rig, "hypotheses": hypotheses, "flip": flip, "window": window,
+                       "filtered_2d": smooth,
                        **{k: round(v, 2) for k, v in o.items()},
                        "in_view_mpjpe_mm": round(report["in_view"]["mpjpe_mm"], 2),
                        "truncated_mpjpe_mm": round(report["truncated"]["mpjpe_mm"], 2) if "truncated" in report else None,
@@ -97,6 +128,7 @@ def main() -> None:
         truncated = f"{r['truncated_mpjpe_mm']:.1f} ({r['truncated_frames']})" if r["truncated_mpjpe_mm"] is not None else "- (0)"
         unc = f"{r['uncertainty']['ratio']:.2f} / {r['uncertainty']['rank_correlation']:.2f}" if "uncertainty" in r else "-"
         window = f", {r['window']} windows" if r.get("window", "stitched") != "stitched" else ""
+        window += ", node's 2D filter" if r.get("filtered_2d") else ""
         lines.append(f"| {r['trained_on']} | {KINDS[r['model']]} | {r['test_rig']} | {r['hypotheses']}{' + mirror' if r.get('flip') else ''}{window} | {r['mpjpe_mm']:.1f} | "
                      f"{r['p_mpjpe_mm']:.1f} | {r['pck150']:.1f} | {r['auc']:.1f} | {r['accel_error_mm']:.1f} | "
                      f"{r['in_view_mpjpe_mm']:.1f} | {truncated} | {unc} |")

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/ship_default.py runs/pose_randomized/best.pt --rig randomized
 
 Fits the per-joint uncertainty on the validation views of the rig it was trained through (never
-on test data) for H = 1 and 3, exports lifter.pt + lifter.onnx (parity checked) + model.json
+on test data), their 2D through the node's filter as the node will feed it, for H = 1 and 3, exports lifter.pt + lifter.onnx (parity checked) + model.json
 with the training budget, and replaces the shipped directory atomically.
 """
 from __future__ import annotations
@@ -19,6 +19,7 @@ import torch
 from adaptation import checkpoint
 from adaptation.evaluate import fit_uncertainty
 from adaptation.export import export_model_dir, onnx_parity
+from adaptation.keypoint_filter import smoothed_views
 from adaptation.skeleton import NUM_JOINTS
 from splits import views
 
@@ -36,8 +37,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model, meta = checkpoint.load(args.checkpoint)
-    validation = views(f"{args.rig}_val")
-    calibrations = [fit_uncertainty(model, validation, h, f"{args.rig}_val (subject hdm_bd)", flip=args.flip).to_dict()
+    validation = smoothed_views(views(f"{args.rig}_val"))
+    calibrations = [fit_uncertainty(model, validation, h, f"{args.rig}_val (subject hdm_bd, node's 2D filter)", flip=args.flip).to_dict()
                     for h in (1, 3)]
     history_path = args.checkpoint.parent / "history.json"
     history = json.loads(history_path.read_text()) if history_path.is_file() else {}

@@ -32,6 +32,7 @@ from adaptation.camera import Intrinsics
 from adaptation.clips import prepare
 from adaptation.dataset import CameraViews, Sequence
 from adaptation.export import export_model_dir
+from adaptation.keypoint_filter import smooth_sequence
 from adaptation.mount import CameraMount, check_against_tracks, estimate, mirror_symmetric
 from adaptation.train import add_dataclass_arguments, config_from_arguments
 from adaptation.views import BUNDLED_MOCAP, Rig, load_mocap, render
@@ -40,7 +41,8 @@ from posynda_ros.window import time_jumped
 
 def tracks_from_bags(paths: list[Path], image_topic: str | None, info_topic: str | None,
                      max_gap_s: float = 0.5, min_frames: int = 3) -> CameraViews:
-    """Run MediaPipe over every image and cut the detections into tracks at gaps, time jumps and camera changes."""
+    """Run MediaPipe over every image and cut the detections into tracks at gaps, time jumps and camera
+    changes; each track's 2D goes through the node's filter, as the node will feed the adapted lifter."""
     from posynda_ros.bags import read_camera_frames
     from posynda_ros.keypoints import PoseDetector
 
@@ -54,7 +56,8 @@ def tracks_from_bags(paths: list[Path], image_topic: str | None, info_topic: str
         if len(current) >= min_frames:
             stamps = np.array([s for s, _, _ in current])
             fps = float(1 / np.median(np.diff(stamps))) if len(stamps) > 1 else 30.0
-            sequences.append(Sequence(f"track{len(sequences)}", np.stack([k for _, k, _ in current]).astype(np.float32),
+            keypoints = smooth_sequence(np.stack([k for _, k, _ in current]), fps)      # as the node will see them
+            sequences.append(Sequence(f"track{len(sequences)}", keypoints.astype(np.float32),
                                       np.stack([c for _, _, c in current]).astype(np.float32), current_camera, fps))
         current.clear()
 
