@@ -100,7 +100,7 @@ def main() -> None:
             for hypotheses, calibration, flip, window, smooth in settings:
                 # with --runs, a row already scored for this checkpoint is kept (scoring is seeded)
                 done = [r for r in previous if Path(r["checkpoint"]).parent.name == run and r["best_step"] == meta.get("step")
-                        and (r["test_rig"], r["hypotheses"], r["flip"], r["window"], r.get("filtered_2d", False))
+                        and (r["test_rig"], r["hypotheses"], r.get("flip", False), r.get("window", "stitched"), r.get("filtered_2d", False))
                         == (rig, hypotheses, flip, window, smooth)]
                 if done:
                     rows.append(done[0])
