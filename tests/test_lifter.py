@@ -6,11 +6,14 @@ import pytest
 import torch
 
 from adaptation import checkpoint
+from adaptation.clips import covering_windows, prepare
+from adaptation.dataset import CameraViews
 from adaptation.diffusion import Sampler, ddim_timesteps, sample_hypotheses
 from adaptation.evaluate import main as evaluate_main
+from adaptation.keypoint_filter import smooth_sequence, smoothed_views
 from adaptation.model import Denoiser, LifterConfig
 from adaptation.skeleton import flip_pose
-from adaptation.train import main as train_main
+from adaptation.train import main as train_main, validate
 from adaptation.views import Rig, render
 
 from fixtures import small_mocap
@@ -75,6 +78,25 @@ def test_train_resume_and_evaluate_end_to_end(views_path, tmp_path):
     assert overall["frames"] == sum(s["frames"] for s in report["sequences"].values())
     assert 0 < overall["p_mpjpe_mm"] <= overall["mpjpe_mm"] < 2000
     assert 0 <= overall["auc"] <= overall["pck150"] <= 100
+
+
+def test_smooth_2d_trains_and_validates_on_the_2d_the_node_feeds(views_path, tmp_path):
+    views = CameraViews.load(views_path)
+    filtered = smoothed_views(views)
+    for raw, smooth in zip(views.sequences, filtered.sequences):
+        np.testing.assert_allclose(smooth.keypoints_2d, smooth_sequence(raw.keypoints_2d, raw.fps), atol=1e-4)
+        assert smooth.keypoints_3d is raw.keypoints_3d and smooth.intrinsics == raw.intrinsics
+    assert not np.allclose(views.sequences[0].keypoints_2d, filtered.sequences[0].keypoints_2d)
+    assert train_main(["--train_views", str(views_path), "--val_views", str(views_path), "--out_dir", str(tmp_path),
+                       "--batch_size", "8", "--steps", "10", "--eval_every", "10", "--model.frames", "9",
+                       "--model.width", "32", "--model.depth", "1", "--model.heads", "2", "--smooth_2d", "true"]) == 0
+    model, meta = checkpoint.load(tmp_path / "best.pt")
+    assert meta["train_config"]["smooth_2d"] is True
+
+    def validation_mm(data: CameraViews) -> float:
+        return validate(model, covering_windows(prepare(data), 9))
+    assert meta["val_mpjpe_mm"] == pytest.approx(validation_mm(filtered), abs=0.01)
+    assert meta["val_mpjpe_mm"] != pytest.approx(validation_mm(views), abs=0.01)
 
 
 def test_training_on_unlabelled_views_fails_with_a_message(views_path, tmp_path, capsys):

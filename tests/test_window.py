@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from posynda_ros.msg import Skeleton3D
 from adaptation.keypoint_filter import KeypointFilter, smooth_sequence
+from posynda_ros.msg import Skeleton3D
 from posynda_ros.window import PeopleTracker, distinct_people
 
 from fixtures import small_mocap
