@@ -59,6 +59,12 @@ MODELS = [  # (trained through rig, kind, run directory under runs/)
 DEPLOYED = ("smooth_diffusion", "pose_randomized")
 
 
+def setting_key(row: dict) -> tuple:
+    """What tells apart two result rows of one checkpoint (rows of earlier versions lack the newer keys)."""
+    return (row["test_rig"], row["hypotheses"], row.get("flip", False), row.get("window", "stitched"),
+            row.get("filtered_2d", False))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--part", choices=("val", "test"), required=True)
@@ -94,16 +100,15 @@ def main() -> None:
             settings.append((1, None, False, "stitched", True))
             if run in DEPLOYED:
                 settings.append((3, shipped, True, "causal", True))
+        # with --runs, rows already scored for this very checkpoint are kept (scoring is seeded)
+        scored = {setting_key(r): r for r in previous
+                  if Path(r["checkpoint"]).parent.name == run and r["best_step"] == meta.get("step")}
         for rig in args.rigs:
             data = views(f"{rig}_{args.part}")
             filtered = smoothed_views(data)
             for hypotheses, calibration, flip, window, smooth in settings:
-                # with --runs, a row already scored for this checkpoint is kept (scoring is seeded)
-                done = [r for r in previous if Path(r["checkpoint"]).parent.name == run and r["best_step"] == meta.get("step")
-                        and (r["test_rig"], r["hypotheses"], r.get("flip", False), r.get("window", "stitched"), r.get("filtered_2d", False))
-                        == (rig, hypotheses, flip, window, smooth)]
-                if done:
-                    rows.append(done[0])
+                if (rig, hypotheses, flip, window, smooth) in scored:
+                    rows.append(scored[rig, hypotheses, flip, window, smooth])
                     continue
                 report = evaluate(model, filtered if smooth else data, hypotheses=hypotheses, calibration=calibration,
                                   flip=flip, window=window)
