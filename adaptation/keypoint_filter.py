@@ -48,9 +48,9 @@ class KeypointFilter:
         return self.value.copy()
 
 
-def smooth_sequence(keypoints: np.ndarray, fps: float, keypoint_filter: KeypointFilter | None = None) -> np.ndarray:
+def smooth_sequence(keypoints: np.ndarray, fps: float) -> np.ndarray:
     """A whole (T, J, 2) track through a fresh KeypointFilter (what the node does frame by frame)."""
-    keypoint_filter = keypoint_filter or KeypointFilter()
+    keypoint_filter = KeypointFilter()
     return np.stack([keypoint_filter(k, t / fps) for t, k in enumerate(keypoints)])
 
 

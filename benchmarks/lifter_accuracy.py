@@ -23,6 +23,7 @@ Writes benchmarks/results/lifter_accuracy_<part>.{json,md}.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 from pathlib import Path
@@ -30,6 +31,7 @@ from pathlib import Path
 import torch
 
 from adaptation import checkpoint
+from adaptation.dataset import CameraViews
 from adaptation.evaluate import evaluate, fit_uncertainty
 from adaptation.keypoint_filter import smoothed_views
 from splits import SUBJECTS, views
@@ -57,6 +59,13 @@ MODELS = [  # (trained through rig, kind, run directory under runs/)
 # Scored also as exported (H=3 + mirror) and as the node runs them: the shipped default
 # (adaptation/models/default, benchmarks/ship_default.py --flip) and the default it replaced.
 DEPLOYED = ("smooth_diffusion", "pose_randomized")
+
+
+@functools.cache
+def raw_and_filtered(split: str) -> tuple[CameraViews, CameraViews]:
+    """A split's views as rendered and through the node's filter, made once for every model."""
+    data = views(split)
+    return data, smoothed_views(data)
 
 
 def setting_key(row: dict) -> tuple:
@@ -104,8 +113,7 @@ def main() -> None:
         scored = {setting_key(r): r for r in previous
                   if Path(r["checkpoint"]).parent.name == run and r["best_step"] == meta.get("step")}
         for rig in args.rigs:
-            data = views(f"{rig}_{args.part}")
-            filtered = smoothed_views(data)
+            data, filtered = raw_and_filtered(f"{rig}_{args.part}")
             for hypotheses, calibration, flip, window, smooth in settings:
                 if (rig, hypotheses, flip, window, smooth) in scored:
                     rows.append(scored[rig, hypotheses, flip, window, smooth])
