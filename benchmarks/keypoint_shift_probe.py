@@ -29,10 +29,10 @@ from splits import views
 
 RESULTS = Path(__file__).with_name("results")
 RUNS = Path(__file__).resolve().parents[1] / "runs"
-MODELS = {"pose_randomized": "diffusion lifter (the default)", "shift_diffusion": "diffusion lifter, keypoint-shift augmentation 3 cm",
+MODELS = {"pose_randomized": "diffusion lifter (the raw-2D default of sessions 4-6)", "shift_diffusion": "diffusion lifter, keypoint-shift augmentation 3 cm",
           "shift15_diffusion": "diffusion lifter, keypoint-shift augmentation 1.5 cm",
           "long_diffusion": "diffusion lifter, 2x steps + EMA", "pose_regression": "same denoiser, deterministic (control)",
-          "randomized_mlp": "single-frame MLP (control)", "randomized_diffusion": "MixSTE-style diffusion lifter (previous default)"}
+          "randomized_mlp": "single-frame MLP (control)", "randomized_diffusion": "MixSTE-style diffusion lifter (first default)"}
 
 
 def mpjpe_mm(model: torch.nn.Module, sequences: list) -> float:
