@@ -27,7 +27,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from adaptation.augment import MocapClips, align_to_target, mounted_source, repose
+from adaptation.augment import MocapClips, align_to_target, detector_noise, mounted_source, repose
 from adaptation.camera import project, solve_root
 from adaptation.clips import ClipSampler, covering_windows, prepare
 from adaptation.dataset import CameraViews, Sequence
@@ -53,6 +53,10 @@ class AdaptConfig:
     augmentation: bool = True       # target-specified source augmentation F
     mount_augmentation: bool = True # view world-frame source mocap through the target mount (when known)
     repose_pitch_deg: float = 0.0   # without a mount: random elevation change of the source, degrees (0 = off)
+    # The augmented source 2D carries the source windows' detector noise (augment.detector_noise)
+    # instead of being a clean projection: off, as published; on validation it changed nothing
+    # (README, PoSynDA adaptation).
+    source_noise: bool = False
     # Teacher pseudo-labels on the target half: off by default. Measured (README, PoSynDA adaptation):
     # 1-4.5 mm worse on the synthetic rigs, and on real video (benchmarks/real_video.py --adapt) the
     # loop ran away within 100-200 steps (poses metres wrong in depth, which reprojection cannot see).
@@ -217,11 +221,12 @@ def adapt(student: torch.nn.Module, source_views: CameraViews, target_views: Cam
         src = {k: v.to(device) for k, v in source.sample(config.batch_size).items()}
         tgt = {k: v.to(device) for k, v in target.sample(config.batch_size).items()}
         if config.augmentation:
+            noise = detector_noise(src) if config.source_noise else None
             if mounted:
                 src["pose_3d"] = mounted_source(mocap.sample(config.batch_size), mount).to(device)
             else:
                 src["pose_3d"] = repose(src["pose_3d"], config.repose_pitch_deg)
-            src["keypoints_2d"] = align_to_target(src["pose_3d"], tgt["keypoints_2d"], tgt["camera"])
+            src["keypoints_2d"] = align_to_target(src["pose_3d"], tgt["keypoints_2d"], tgt["camera"], noise)
         keypoints, poses = [src["keypoints_2d"]], [src["pose_3d"]]
         if config.pseudo_labels:
             teacher.load_state_dict(student.state_dict())     # the teacher is a frozen copy of the current student

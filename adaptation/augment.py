@@ -95,17 +95,33 @@ def repose(pose: torch.Tensor, max_pitch_deg: float, generator: torch.Generator 
     return torch.stack([x, cos * y - sin * z, sin * y + cos * z], dim=-1)
 
 
-def align_to_target(source_pose: torch.Tensor, target_keypoints: torch.Tensor, target_camera: torch.Tensor) -> torch.Tensor:
+def size_2d(keypoints: torch.Tensor) -> torch.Tensor:
+    """(..., J, 2) -> (...,) a person's apparent size: the mean of the 2D bounding box's sides."""
+    return (keypoints.amax(-2) - keypoints.amin(-2)).sum(-1) / 2
+
+
+def detector_noise(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Each labelled window's detector noise (B, F, J, 2): its 2D minus the clean projection of its
+    3D, in units of the person's apparent size, so `align_to_target` can carry it to a person of
+    another size. The source 2D of the lifter's training - rendered noise, through the node's
+    filter when it was trained so - thereby reaches the adaptation too. Needs `root_3d`."""
+    clean = project(batch["pose_3d"] + batch["root_3d"][..., None, :], 1.0, 0.0)
+    return (batch["keypoints_2d"] - clean) / size_2d(clean).clamp_min(1e-4)[..., None, None]
+
+
+def align_to_target(source_pose: torch.Tensor, target_keypoints: torch.Tensor, target_camera: torch.Tensor,
+                    noise: torch.Tensor | None = None) -> torch.Tensor:
     """Source pose (B, F, J, 3) root-relative metres, target 2D (B, F, J, 2), camera (B, 4) = f_n, c_n
-    -> the source pose's 2D (B, F, J, 2) as the target camera would see it at the target's place."""
+    -> the source pose's 2D (B, F, J, 2) as the target camera would see it at the target's place,
+    plus `noise` (from `detector_noise`) scaled to the target person's size when given."""
     f = target_camera[:, None, None, :2]                                   # (B,1,1,2)
     c = target_camera[:, None, None, 2:]
-    extent_2d = target_keypoints.amax(-2) - target_keypoints.amin(-2)     # (B,F,2)
-    scale_2d = extent_2d.sum(-1) / 2                                        # s
+    scale_2d = size_2d(target_keypoints)                                    # (B,F)
     extent_3d = source_pose[..., :2].amax(-2) - source_pose[..., :2].amin(-2)   # dx, dy
     depth = (f[:, :, 0, 0] * extent_3d[..., 0] + f[:, :, 0, 1] * extent_3d[..., 1]) / (2 * scale_2d.clamp_min(1e-4))
     root_2d = target_keypoints[..., ROOT, :]                                # (B,F,2)
     root_xy = depth[..., None] * (root_2d - c[:, :, 0]) / f[:, :, 0]
     translation = torch.cat([root_xy, depth[..., None]], dim=-1)            # (B,F,3)
     placed = source_pose - source_pose[..., ROOT:ROOT + 1, :] + translation[..., None, :]
-    return project(placed, f, c)
+    keypoints = project(placed, f, c)
+    return keypoints if noise is None else keypoints + noise * size_2d(keypoints)[..., None, None]

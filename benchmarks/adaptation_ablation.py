@@ -17,7 +17,10 @@ give 2D for adapting, the odd ones are scored (3D, H=1, K=1). Rows:
   mount_estimated  + the mount estimated from the target 2D alone (adaptation.mount.estimate)
   mount_no_pseudo_labels, mount_full_finetune: mount_known without the teacher, or with every weight trained
   randomized_mount the randomised-camera model adapted with the mount known, the product's defaults (no
-                   teacher pseudo-labels): what a user of the default gets; randomized_mount_pseudo_labels with them
+                   teacher pseudo-labels): what a user of the default gets; randomized_mount_pseudo_labels with them;
+                   randomized_mount_source_noise with the source's detector noise carried to the re-projected 2D
+A model trained on 2D through the node's filter (the default: train --smooth_2d) is adapted and scored on
+filtered 2D - target and source - as the node and `adapt` feed it; the studio-model rows see raw 2D.
 Every adapted run logs the 2D-only selection criteria and, for this benchmark only, the true
 MPJPE on the scored views at each evaluation (never used to choose anything). Each finished run is
 saved at once under benchmarks/results/adaptation_<part>/, so an interrupted benchmark keeps its rows.
@@ -38,6 +41,7 @@ from adaptation import checkpoint
 from adaptation.adapt import AdaptConfig, adapt
 from adaptation.clips import covering_windows, prepare
 from adaptation.evaluate import evaluate
+from adaptation.keypoint_filter import smoothed_views
 from adaptation.metrics import rank_correlation
 from adaptation.mount import CameraMount, estimate
 from adaptation.plots import plt
@@ -57,6 +61,7 @@ ADAPTED = {                         # AdaptConfig changes; every other setting i
     "mount_full_finetune": dict(lora_rank=0, pseudo_labels=True),
     "randomized_mount_pseudo_labels": dict(pseudo_labels=True),
     "randomized_mount": dict(),
+    "randomized_mount_source_noise": dict(source_noise=True),
 }
 ROWS = ("source_only", "randomized", "oracle", *ADAPTED)
 LABELS = {
@@ -71,11 +76,12 @@ LABELS = {
     "mount_full_finetune": "  ... mount known, every weight fine-tuned instead of LoRA",
     "randomized_mount_pseudo_labels": "randomised-camera model + adaptation with the mount known, with pseudo-labels",
     "randomized_mount": "randomised-camera model + adaptation with the mount known (the product's defaults)",
+    "randomized_mount_source_noise": "  ... its re-projected source 2D carrying the source's detector noise",
 }
 
 
 def base_model(row: str, rig: str) -> Path:
-    name = "pose_randomized" if row.startswith("randomized") else f"pose_{rig}" if row == "oracle" else "pose_studio"
+    name = "smooth_diffusion" if row.startswith("randomized") else f"pose_{rig}" if row == "oracle" else "pose_studio"
     return TRAINED / name / "best.pt"
 
 
@@ -83,8 +89,9 @@ def run(rig: str, row: str, seed: int, part: str, config: dict, out_dir: Path) -
     if not base_model(row, rig).is_file():
         print(f"{rig} {row}: skipped, {base_model(row, rig)} is not trained (benchmarks/train_source_models.sh)")
         return None
-    adapt_views, score_views = target_split(rig, part)
-    model, _ = checkpoint.load(base_model(row, rig))
+    model, meta = checkpoint.load(base_model(row, rig))
+    as_fed = smoothed_views if meta.get("train_config", {}).get("smooth_2d") else (lambda v: v)
+    adapt_views, score_views = map(as_fed, target_split(rig, part))
     monitor_batch = covering_windows(prepare(score_views), model.config.frames)
     record = {"rig": rig, "row": row, "seed": seed, "base": str(base_model(row, rig).relative_to(TRAINED.parent))}
     started = time.time()
@@ -98,7 +105,7 @@ def run(rig: str, row: str, seed: int, part: str, config: dict, out_dir: Path) -
         settings = AdaptConfig(**{**config, **ADAPTED[row], "seed": seed, "device": "cpu"})
         mocap = load_mocap(BUNDLED_MOCAP)
         source_mocap = [seq for subject in SUBJECTS["train"] for seq in mocap[subject].values()]
-        model, history = adapt(model, views("studio_train"), adapt_views, settings, mount=mount,
+        model, history = adapt(model, as_fed(views("studio_train")), adapt_views, settings, mount=mount,
                                source_mocap=source_mocap, monitor=lambda m: {"mpjpe_mm": validate(m, monitor_batch)})
         record.update(adapt_config=dataclasses.asdict(settings), history=history,
                       mount=mount.to_dict() if mount else None)

@@ -46,7 +46,9 @@ KINDS = {"diffusion": "diffusion lifter (previous default, raw 2D)", "regression
          "diffusion-shift": "diffusion lifter, keypoint-shift augmentation (not shipped)",
          "diffusion-filtered": "diffusion lifter, trained on filtered 2D (the default)",
          "regression-filtered": "same denoiser, deterministic, trained on filtered 2D",
-         "mlp-filtered": "single-frame MLP, trained on filtered 2D"}
+         "mlp-filtered": "single-frame MLP, trained on filtered 2D",
+         "diffusion-filtered-2x": "diffusion lifter, filtered 2D, 2x steps + EMA",
+         "regression-filtered-2x": "same denoiser, deterministic, filtered 2D, 2x steps + EMA"}
 MODELS = [  # (trained through rig, kind, run directory under runs/)
     ("randomized", "diffusion", "pose_randomized"), ("randomized", "regression", "pose_regression"),
     ("randomized", "mlp", "randomized_mlp"), ("randomized", "mixste", "randomized_diffusion"),
@@ -54,11 +56,12 @@ MODELS = [  # (trained through rig, kind, run directory under runs/)
     ("randomized", "diffusion-2x", "long_diffusion"), ("randomized", "regression-2x", "long_regression"),
     ("studio", "diffusion-2x", "long_studio"), ("randomized", "diffusion-shift", "shift_diffusion"),
     ("randomized", "diffusion-filtered", "smooth_diffusion"), ("randomized", "regression-filtered", "smooth_regression"),
-    ("randomized", "mlp-filtered", "smooth_mlp"),
+    ("randomized", "mlp-filtered", "smooth_mlp"), ("randomized", "diffusion-filtered-2x", "smooth_long_diffusion"),
+    ("randomized", "regression-filtered-2x", "smooth_long_regression"),
 ]
 # Scored also as exported (H=3 + mirror) and as the node runs them: the shipped default
-# (adaptation/models/default, benchmarks/ship_default.py --flip) and the default it replaced.
-DEPLOYED = ("smooth_diffusion", "pose_randomized")
+# (adaptation/models/default, benchmarks/ship_default.py --flip), the default it replaced and the candidate.
+DEPLOYED = ("smooth_diffusion", "pose_randomized", "smooth_long_diffusion")
 
 
 @functools.cache

@@ -56,6 +56,8 @@ DATA = Path(__file__).with_name("data") / "pose2sim_multiperson"
 RESULTS = Path(__file__).with_name("results")
 CACHE = Path(__file__).with_name(".cache") / "real_video_detections.npz"
 ADAPTED = CACHE.with_name("real_video_adapted")
+REPO = Path(__file__).resolve().parents[1]
+ADAPT_CODE = [REPO / "adaptation" / "adapt.py", REPO / "adaptation" / "augment.py", REPO / "posynda_ros" / "adapt_cli.py"]
 FPS = 60.0
 MAX_REPROJECTION_PX = 50.0      # a match across views (people are ~1000 px tall here)
 MAX_STEP_M = 0.3                # a person's pelvis moves less than this between frames at 60 fps
@@ -206,6 +208,14 @@ def view_tracks(camera: CalibratedCamera, detections: list[list[tuple]]) -> Came
                         for i, people in by_id.items() if len(people) >= MIN_RUN])
 
 
+def content_hash(paths: list[Path]) -> str:
+    """A short hash of the files' bytes: an adapted model is re-made when its base model or the adaptation code changes."""
+    digest = hashlib.sha1()
+    for path in paths:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
 def adapted_model(cache: Path, path: str, camera: CalibratedCamera, detections: list[list[tuple]]) -> Path:
     """`adapt --views <this view's tracks> --mount <from the calibration>` on the model at `path`, kept
     under `cache` (one folder per checkpoint content)."""
@@ -342,7 +352,7 @@ def main() -> None:
         add_rows(name, lift(path, list(range(len(sequences)))))
         if args.adapt:
             lifted = {}
-            cache = ADAPTED / f"{name}-{hashlib.sha1(Path(path).read_bytes()).hexdigest()[:10]}"
+            cache = ADAPTED / f"{name}-{content_hash([Path(path), *ADAPT_CODE])}"
             for v, camera in enumerate(ground_truth["cameras"]):
                 keep = [i for i, m in enumerate(meta) if m["view"] == camera.name]
                 lifted.update(lift(adapted_model(cache, path, camera, ground_truth["detections"][v]), keep))

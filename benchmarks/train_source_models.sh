@@ -55,6 +55,11 @@ case $job in
     esac
     $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
       --out_dir runs/${job//-/_} --smooth_2d true "${extra[@]}" "$@" ;;
+  smooth-long-diffusion|smooth-long-regression)   # the smooth-2D default and its twin with twice the budget
+    splits randomized_train randomized_val         # (24000 steps) and an EMA of the weights
+    objective=${job#smooth-long-}; [ $objective = diffusion ] && extra=(--deployed_fraction 0.9) || extra=(--model.objective regression)
+    $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
+      --out_dir runs/smooth_long_${objective} --smooth_2d true --ema_decay 0.999 "${extra[@]}" "${POSE[@]}" --steps 24000 "$@" ;;
   long-studio)                     # the studio model (adaptation source) with the same 2x budget and EMA
     splits studio_train studio_val
     $BIN/train --train_views $DATA/studio_train.npz --val_views $DATA/studio_val.npz \

@@ -32,7 +32,7 @@ from adaptation.camera import Intrinsics
 from adaptation.clips import prepare
 from adaptation.dataset import CameraViews, Sequence
 from adaptation.export import export_model_dir
-from adaptation.keypoint_filter import smooth_sequence
+from adaptation.keypoint_filter import smooth_sequence, smoothed_views
 from adaptation.mount import CameraMount, check_against_tracks, estimate, mirror_symmetric
 from adaptation.train import add_dataclass_arguments, config_from_arguments
 from adaptation.views import BUNDLED_MOCAP, Rig, load_mocap, render
@@ -82,9 +82,12 @@ def tracks_from_bags(paths: list[Path], image_topic: str | None, info_topic: str
 
 
 def source_views_for(base_card: dict, seed: int) -> CameraViews:
-    """Labelled source views: the bundled mocap through the rig the base model was trained with."""
+    """Labelled source views: the bundled mocap through the rig the base model was trained with, its
+    2D through the node's filter when the base model was trained so (the augmentation carries this
+    2D's detector noise over to the re-projected source)."""
     rig = Rig.load(base_card.get("source_rig", "randomized"))
-    return render(load_mocap(BUNDLED_MOCAP), rig, seed=seed, noise=0.01)
+    views = render(load_mocap(BUNDLED_MOCAP), rig, seed=seed, noise=0.01)
+    return smoothed_views(views) if base_card.get("train_config", {}).get("smooth_2d") else views
 
 
 def resolve_mount(explicit: CameraMount | None, bags: list[Path], info_topic: str | None, base_frame: str | None,

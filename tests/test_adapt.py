@@ -10,7 +10,7 @@ import torch
 
 from adaptation import checkpoint
 from adaptation.adapt import AdaptConfig, adapt, select_by_reprojection
-from adaptation.augment import align_to_target, repose
+from adaptation.augment import align_to_target, detector_noise, repose, size_2d
 from adaptation.camera import Intrinsics, project
 from adaptation.dataset import CameraViews, Sequence
 from adaptation.export import export_model_dir
@@ -38,6 +38,25 @@ def test_augmentation_puts_the_source_pelvis_on_the_target_pelvis_at_the_target_
     size = lambda kp: ((kp.amax(-2) - kp.amin(-2)).sum(-1) / 2)                    # noqa: E731
     ratio = size(synthetic) / size(target_2d)
     assert ((ratio > 0.6) & (ratio < 1.6)).all(), "same apparent size, up to the pose's shape"
+
+
+def test_carried_detector_noise_keeps_its_size_relative_to_the_person():
+    rng = np.random.default_rng(2)
+    pose = torch.tensor(rng.normal(scale=0.25, size=(1, 4, 17, 3)), dtype=torch.float32)
+    pose = pose - pose[..., :1, :]
+    root = torch.tensor([[0.0, 0.0, 3.0]]).expand(1, 4, 3)
+    clean = project(pose + root[..., None, :], 1.0, 0.0)
+    jitter = torch.tensor(rng.normal(scale=0.01, size=clean.shape), dtype=torch.float32)
+    source = {"pose_3d": pose, "root_3d": root, "keypoints_2d": clean + jitter}
+    noise = detector_noise(source)
+    # The same pose seen twice as far away: the carried noise shrinks with the person.
+    target_2d = project(pose + 2 * root[..., None, :], CAMERA[:, None, None, :2], CAMERA[:, None, None, 2:])
+    noisy = align_to_target(pose, target_2d, CAMERA, noise)
+    carried = noisy - align_to_target(pose, target_2d, CAMERA)
+    ratio = carried.norm(dim=-1).mean() / jitter.norm(dim=-1).mean()
+    expected = size_2d(target_2d).mean() / size_2d(clean).mean()
+    torch.testing.assert_close(ratio, expected, rtol=0.05, atol=0)
+    torch.testing.assert_close(detector_noise({**source, "keypoints_2d": clean}), torch.zeros_like(clean))
 
 
 def test_reposing_tilts_whole_clips_about_the_camera_x_axis_within_the_range():
@@ -214,7 +233,8 @@ def test_target_3d_labels_never_reach_the_adapted_weights(base_model, source_vie
                              for s in views.sequences])
         model, _ = checkpoint.load(base_model / "lifter.pt")
         adapted, _ = adapt(model, source, noisy, AdaptConfig(steps=3, batch_size=4, hypotheses=2, eval_every=1,
-                                                              pseudo_labels=True, select_by="last", device="cpu"))
+                                                              pseudo_labels=True, source_noise=True, select_by="last",
+                                                              device="cpu"))
         weights.append(adapted.state_dict())
     base, _ = checkpoint.load(base_model / "lifter.pt")
     assert any(not torch.equal(weights[0][k], v) for k, v in base.state_dict().items())   # it did adapt
