@@ -66,7 +66,7 @@ ADAPTED = {                         # AdaptConfig changes; every other setting i
 ROWS = ("source_only", "randomized", "oracle", *ADAPTED)
 LABELS = {
     "source_only": "source-only (studio model)",
-    "randomized": "randomised-camera model (competitor)",
+    "randomized": "randomised-camera model (the shipped default, filtered 2D; competitor)",
     "oracle": "oracle (target-rig 3D labels)",
     "paper": "PoSynDA as published (F, pseudo-labels H=3, LoRA + bias, sampler objective)",
     "paper_denoising": "  ... student with the denoising objective instead",
