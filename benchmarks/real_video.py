@@ -46,7 +46,7 @@ from adaptation.metrics import acceleration, acceleration_error, p_mpjpe
 from adaptation.mount import ANKLES, CameraMount
 from adaptation.multiview import CalibratedCamera, match_people, read_qca
 from adaptation.plots import draw_skeleton
-from adaptation.skeleton import BONES, JOINT_INDEX, ROOT, bone_lengths, root_relative, swap_left_right
+from adaptation.skeleton import BONES, JOINT_INDEX, JOINT_NAMES, ROOT, bone_lengths, root_relative, swap_left_right
 from posynda_ros.adapt_cli import main as adapt_main
 from posynda_ros.handedness import repair
 from posynda_ros.keypoints import MultiPoseDetector
@@ -299,6 +299,7 @@ def main() -> None:
             accel = [acceleration_error(p, t) for p, t in zip(predicted, truth)]
             row = {"model": name, "view": view, "frames": int(sum(len(p) for p in predicted)),
                    "mpjpe_mm": float(np.linalg.norm(np.concatenate(predicted) - np.concatenate(truth), axis=-1).mean()),
+                   "joint_mpjpe_mm": np.linalg.norm(np.concatenate(predicted) - np.concatenate(truth), axis=-1).mean(0).round(1).tolist(),
                    "p_mpjpe_mm": p_mpjpe(np.concatenate(predicted), np.concatenate(truth)),
                    "accel_error_mm": sum(a * n for a, n in accel) / max(1, sum(n for _, n in accel)),
                    "lean_bias_deg": float(np.mean(torso_lean_deg(np.concatenate(predicted)) - torso_lean_deg(np.concatenate(truth)))),
@@ -393,6 +394,12 @@ def main() -> None:
     lines += ["", "Pseudo ground truth per view: " + ", ".join(
         f"{r['view']} reprojection {r['pseudo_gt_reprojection_px']:.1f} px, own accel {r['truth_accel_mm']:.1f} mm/f²"
         for r in truth_rows)]
+    first = next(iter(models))          # MediaPipe's and the first model's rows (every variant of it)
+    shown = [r for r in rows if r["view"] == "all" and (r["model"] in (rows[0]["model"], first) or r["model"].startswith(first + ","))]
+    lines += ["", "Per joint, all views, MPJPE mm (where the error is):", "",
+              "| joint | " + " | ".join(r["model"] for r in shown) + " |", "|---" * (len(shown) + 1) + "|"]
+    lines += [f"| {name} | " + " | ".join(f"{r['joint_mpjpe_mm'][j]:.0f}" for r in shown) + " |"
+              for j, name in enumerate(JOINT_NAMES) if j != ROOT]
     audit = ground_truth["left_right"]
     lines += ["", f"Left/right labels of MediaPipe's detections near a triangulated person: {audit['mirrored']} of "
               f"{audit['detections']} mirrored ({audit['mirrored_from_behind']} of them seen from behind; "
@@ -409,7 +416,7 @@ def main() -> None:
         f"The triangulated people's head is {ground_truth['head_above_ankles_m']:.2f} m above their ankles (median). "
         "Root-relative, camera frame, mm; torso lean: how far the pelvis->thorax direction leans towards the camera (camera y-z plane), predicted minus true, mean; "
         f"{args.window} windows at {FPS / args.stride:.0f} fps; H = {args.hypotheses}.\n\n" + "\n".join(lines) + "\n")
-    first = next(iter(models))          # the picture: the first model as it comes and as deployed best (more lines are unreadable)
+    # the picture: the first model as it comes and as deployed best (more lines are unreadable)
     shown = [first, f"{first}, adapted to each camera, sized from the floor" if args.adapt else f"{first}, sized from the floor"]
     plot_example(sequences, meta, {k: predictions[k] for k in shown}, RESULTS / f"{stem}.png")
 
