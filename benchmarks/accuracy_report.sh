@@ -6,12 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")"
 PY=../.venv/bin/python
 $PY lifter_accuracy.py --part val
-$PY ship_default.py ../runs/smooth_diffusion/best.pt --rig randomized --flip
-# the default it replaced, as it was exported (test-time mirroring), for the real-video rows
+$PY ship_default.py ../runs/smooth_long_diffusion/best.pt --rig randomized --flip
+# the two defaults before it, as they were exported (test-time mirroring), for the real-video rows
+$PY ship_default.py ../runs/smooth_diffusion/best.pt --rig randomized --flip --out ../runs/smooth_diffusion/shipped
 $PY ship_default.py ../runs/pose_randomized/best.pt --rig randomized --flip --out ../runs/pose_randomized/shipped
 $PY lifter_accuracy.py --part test
 for window in causal centered; do     # the node's two window modes
   $PY real_video.py --hypotheses 3 --models default=../adaptation/models/default/lifter.pt \
+      previous-default=../runs/smooth_diffusion/shipped/lifter.pt regression-control-filtered-2x=../runs/smooth_long_regression/best.pt \
       default-raw-2d=../runs/pose_randomized/shipped/lifter.pt default-2x-steps=../runs/long_diffusion/best.pt \
       regression-control=../runs/pose_regression/best.pt mlp-control=../runs/randomized_mlp/best.pt \
       regression-control-filtered=../runs/smooth_regression/best.pt mlp-control-filtered=../runs/smooth_mlp/best.pt \

@@ -10,7 +10,7 @@ MixSTE-style (joint-token) lifter, each checkpoint chosen on the validation subj
 first also trained on the node's filtered 2D (`--smooth_2d`). Each is scored on the `part`
 subjects through the studio, robot, randomised and portrait rigs at H=1 (K=1, the deployment
 setting); diffusion lifters also at H=3 with their uncertainty calibrated on the validation views
-of their training rig. The shipped default and the one it replaced (DEPLOYED) are also scored at
+of their training rig. The shipped default and the two defaults before it (DEPLOYED) are also scored at
 H=3 with test-time mirroring, as exported, and so with one window per frame as the node runs
 them: causal (its default) and centred. Every other row covers each sequence with windows
 ("stitched"). "node's 2D filter": the 2D first goes through the node's One-Euro filter
@@ -39,15 +39,15 @@ from splits import SUBJECTS, views
 RESULTS = Path(__file__).with_name("results")
 RUNS = Path(__file__).resolve().parents[1] / "runs"
 TEST_RIGS = ("studio", "robot", "randomized", "portrait")
-KINDS = {"diffusion": "diffusion lifter (previous default, raw 2D)", "regression": "same denoiser, deterministic (control)",
+KINDS = {"diffusion": "diffusion lifter, raw 2D (trained on randomised views: an earlier default)", "regression": "same denoiser, deterministic (control)",
          "mlp": "single-frame MLP (control)", "mixste": "MixSTE-style diffusion lifter (first default)",
          "diffusion-2x": "diffusion lifter, 2x steps + EMA (not shipped)",
          "regression-2x": "same denoiser, deterministic, 2x steps + EMA",
          "diffusion-shift": "diffusion lifter, keypoint-shift augmentation (not shipped)",
-         "diffusion-filtered": "diffusion lifter, trained on filtered 2D (the default)",
+         "diffusion-filtered": "diffusion lifter, trained on filtered 2D (previous default)",
          "regression-filtered": "same denoiser, deterministic, trained on filtered 2D",
          "mlp-filtered": "single-frame MLP, trained on filtered 2D",
-         "diffusion-filtered-2x": "diffusion lifter, filtered 2D, 2x steps + EMA",
+         "diffusion-filtered-2x": "diffusion lifter, filtered 2D, 2x steps + EMA (the default)",
          "regression-filtered-2x": "same denoiser, deterministic, filtered 2D, 2x steps + EMA"}
 MODELS = [  # (trained through rig, kind, run directory under runs/)
     ("randomized", "diffusion", "pose_randomized"), ("randomized", "regression", "pose_regression"),
@@ -60,8 +60,8 @@ MODELS = [  # (trained through rig, kind, run directory under runs/)
     ("randomized", "regression-filtered-2x", "smooth_long_regression"),
 ]
 # Scored also as exported (H=3 + mirror) and as the node runs them: the shipped default
-# (adaptation/models/default, benchmarks/ship_default.py --flip), the default it replaced and the candidate.
-DEPLOYED = ("smooth_diffusion", "pose_randomized", "smooth_long_diffusion")
+# (adaptation/models/default, benchmarks/ship_default.py --flip) and the two defaults before it.
+DEPLOYED = ("smooth_long_diffusion", "smooth_diffusion", "pose_randomized")
 
 
 @functools.cache
