@@ -7,7 +7,8 @@ shoulders sit centimetres away). The probe re-projects the validation views' 2D 
 by a constant random offset (N(0, sigma) metres per joint and axis, one per sequence, seed 0) with
 the training augmentation itself (augment.shift_keypoints: the views' detector noise is carried
 over), keeps the 3D target, and scores each trained run on the clean and the shifted 2D (H=1,
-stitched windows).
+stitched windows); a run trained on filtered 2D (`train --smooth_2d`) gets both through the
+node's One-Euro filter, as the node would feed them.
 Writes benchmarks/results/keypoint_shift_probe.{json,md}.
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ from adaptation import checkpoint
 from adaptation.augment import shift_keypoints
 from adaptation.clips import prepare
 from adaptation.evaluate import predict_views
+from adaptation.keypoint_filter import smooth_sequence
 from splits import views
 
 RESULTS = Path(__file__).with_name("results")
@@ -32,7 +34,11 @@ RUNS = Path(__file__).resolve().parents[1] / "runs"
 MODELS = {"pose_randomized": "diffusion lifter (the raw-2D default of sessions 4-6)", "shift_diffusion": "diffusion lifter, keypoint-shift augmentation 3 cm",
           "shift15_diffusion": "diffusion lifter, keypoint-shift augmentation 1.5 cm",
           "long_diffusion": "diffusion lifter, 2x steps + EMA", "pose_regression": "same denoiser, deterministic (control)",
-          "randomized_mlp": "single-frame MLP (control)", "randomized_diffusion": "MixSTE-style diffusion lifter (first default)"}
+          "randomized_mlp": "single-frame MLP (control)", "randomized_diffusion": "MixSTE-style diffusion lifter (first default)",
+          "smooth_diffusion": "diffusion lifter, filtered 2D (previous default)",
+          "smooth_long_diffusion": "diffusion lifter, filtered 2D, 2x steps + EMA (the default)",
+          "smooth_long_regression": "same denoiser, deterministic, filtered 2D, 2x steps + EMA (control)",
+          "smooth_mlp": "single-frame MLP, filtered 2D (control)"}
 
 
 def mpjpe_mm(model: torch.nn.Module, sequences: list) -> float:
@@ -47,7 +53,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    clean = prepare(views("randomized_val"))
+    validation = views("randomized_val")
+    clean = prepare(validation)
     torch.manual_seed(0)
     shifted = []
     for s in clean:
@@ -60,15 +67,22 @@ def main() -> None:
         if not path.is_file():
             print(f"skipping {path}: not trained (benchmarks/train_source_models.sh)")
             continue
-        model, _ = checkpoint.load(path)
-        row = {"run": run, "model": label, "clean_mm": mpjpe_mm(model, clean), "shifted_mm": mpjpe_mm(model, shifted)}
+        model, meta = checkpoint.load(path)
+        if meta.get("train_config", {}).get("smooth_2d"):
+            fed = [[dataclasses.replace(s, keypoints_2d=smooth_sequence(s.keypoints_2d, v.fps).astype(np.float32))
+                    for s, v in zip(sequences, validation.sequences)] for sequences in (clean, shifted)]
+        else:
+            fed = [clean, shifted]
+        row = {"run": run, "model": label, "filtered_2d": fed[0] is not clean,
+               "clean_mm": mpjpe_mm(model, fed[0]), "shifted_mm": mpjpe_mm(model, fed[1])}
         rows.append(row)
         print(row)
     machine = f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}"
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "keypoint_shift_probe.json").write_text(json.dumps({"machine": machine, "sigma_m": args.sigma_m, "rows": rows}, indent=1))
-    lines = ["| model (run) | clean MPJPE mm | shifted 2D MPJPE mm | lost |", "|---|---|---|---|"]
-    lines += [f"| {r['model']} (`{r['run']}`) | {r['clean_mm']:.1f} | {r['shifted_mm']:.1f} | {r['shifted_mm'] - r['clean_mm']:+.1f} |" for r in rows]
+    lines = ["| model (run) | 2D | clean MPJPE mm | shifted 2D MPJPE mm | lost |", "|---|---|---|---|---|"]
+    lines += [f"| {r['model']} (`{r['run']}`) | {'filtered' if r['filtered_2d'] else 'raw'} | {r['clean_mm']:.1f} | "
+              f"{r['shifted_mm']:.1f} | {r['shifted_mm'] - r['clean_mm']:+.1f} |" for r in rows]
     (RESULTS / "keypoint_shift_probe.md").write_text(
         "# Keypoint-shift probe: the validation views with every joint's 2D re-projected from a moved joint\n\n"
         f"Command: `.venv/bin/python benchmarks/keypoint_shift_probe.py --sigma-m {args.sigma_m}`. Machine: {machine}.\n"
