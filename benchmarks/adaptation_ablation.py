@@ -81,7 +81,7 @@ LABELS = {
 
 
 def base_model(row: str, rig: str) -> Path:
-    name = "smooth_diffusion" if row.startswith("randomized") else f"pose_{rig}" if row == "oracle" else "pose_studio"
+    name = "smooth_long_diffusion" if row.startswith("randomized") else f"pose_{rig}" if row == "oracle" else "pose_studio"
     return TRAINED / name / "best.pt"
 
 
