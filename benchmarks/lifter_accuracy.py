@@ -16,7 +16,8 @@ them: causal (its default) and centred. Every other row covers each sequence wit
 ("stitched"). "node's 2D filter": the 2D first goes through the node's One-Euro filter
 (adaptation.keypoint_filter), as on a robot. A model trained on raw 2D gets that row at H=1 (and,
 if DEPLOYED, as the node runs it: H=3 + mirror, causal windows); a model trained on filtered 2D is
-scored on filtered 2D only, its uncertainty calibrated on filtered validation 2D.
+scored on filtered 2D only, its uncertainty calibrated on filtered validation 2D, and also at H=1 with
+test-time mirroring, so that the controls are compared with the shipped default mirrored alike.
 Root-relative mm; in-view / truncated = frames where the whole body is / is not in the image.
 Writes benchmarks/results/lifter_accuracy_<part>.{json,md}.
 """
@@ -102,6 +103,8 @@ def main() -> None:
         filtered_only = meta.get("train_config", {}).get("smooth_2d", False)
         validation = smoothed_views(views(f"{train_rig}_val")) if filtered_only else views(f"{train_rig}_val")
         settings = [(1, None, False, "stitched")]      # (H, uncertainty calibration, mirroring, windows)
+        if filtered_only:           # controls and lifter mirrored alike: the default's test-time mirroring, like for like
+            settings.append((1, None, True, "stitched"))
         if kind.startswith("diffusion") or kind == "mixste":
             settings.append((3, fit_uncertainty(model, validation, 3, f"{train_rig}_val"), False, "stitched"))
         if run in DEPLOYED:
