@@ -68,12 +68,10 @@ def main() -> None:
             print(f"skipping {path}: not trained (benchmarks/train_source_models.sh)")
             continue
         model, meta = checkpoint.load(path)
-        if meta.get("train_config", {}).get("smooth_2d"):
-            fed = [[dataclasses.replace(s, keypoints_2d=smooth_sequence(s.keypoints_2d, v.fps).astype(np.float32))
-                    for s, v in zip(sequences, validation.sequences)] for sequences in (clean, shifted)]
-        else:
-            fed = [clean, shifted]
-        row = {"run": run, "model": label, "filtered_2d": fed[0] is not clean,
+        filtered = bool(meta.get("train_config", {}).get("smooth_2d"))
+        fed = [[dataclasses.replace(s, keypoints_2d=smooth_sequence(s.keypoints_2d, v.fps).astype(np.float32))
+                for s, v in zip(sequences, validation.sequences)] if filtered else sequences for sequences in (clean, shifted)]
+        row = {"run": run, "model": label, "filtered_2d": filtered,
                "clean_mm": mpjpe_mm(model, fed[0]), "shifted_mm": mpjpe_mm(model, fed[1])}
         rows.append(row)
         print(row)

@@ -218,7 +218,7 @@ def content_hash(paths: list[Path]) -> str:
 
 def adapted_model(cache: Path, path: str, camera: CalibratedCamera, detections: list[list[tuple]]) -> Path:
     """`adapt --views <this view's tracks> --mount <from the calibration>` on the model at `path`, kept
-    under `cache` (one folder per checkpoint content)."""
+    under `cache` (one folder per checkpoint and adaptation code: `content_hash`)."""
     out = cache / camera.name
     if not (out / "lifter.pt").is_file():
         out.parent.mkdir(parents=True, exist_ok=True)
