@@ -54,6 +54,12 @@ def smooth_sequence(keypoints: np.ndarray, fps: float) -> np.ndarray:
     return np.stack([keypoint_filter(k, t / fps) for t, k in enumerate(keypoints)])
 
 
+def reads_filtered_2d(meta: dict) -> bool:
+    """Whether a lifter - its checkpoint metadata or model card - was trained on 2D through this
+    filter (`train --smooth_2d`), so is to be fed, adapted and scored on filtered 2D."""
+    return bool(meta.get("train_config", {}).get("smooth_2d"))
+
+
 def smoothed_views(views: CameraViews) -> CameraViews:
     """Every sequence's 2D through a fresh KeypointFilter at its own frame rate, as the node would see it."""
     return CameraViews([dataclasses.replace(s, keypoints_2d=smooth_sequence(s.keypoints_2d, s.fps).astype(s.keypoints_2d.dtype))

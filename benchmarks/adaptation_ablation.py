@@ -41,7 +41,7 @@ from adaptation import checkpoint
 from adaptation.adapt import AdaptConfig, adapt
 from adaptation.clips import covering_windows, prepare
 from adaptation.evaluate import evaluate
-from adaptation.keypoint_filter import smoothed_views
+from adaptation.keypoint_filter import reads_filtered_2d, smoothed_views
 from adaptation.metrics import rank_correlation
 from adaptation.mount import CameraMount, estimate
 from adaptation.plots import plt
@@ -90,7 +90,7 @@ def run(rig: str, row: str, seed: int, part: str, config: dict, out_dir: Path) -
         print(f"{rig} {row}: skipped, {base_model(row, rig)} is not trained (benchmarks/train_source_models.sh)")
         return None
     model, meta = checkpoint.load(base_model(row, rig))
-    as_fed = smoothed_views if meta.get("train_config", {}).get("smooth_2d") else (lambda v: v)
+    as_fed = smoothed_views if reads_filtered_2d(meta) else (lambda v: v)
     adapt_views, score_views = map(as_fed, target_split(rig, part))
     monitor_batch = covering_windows(prepare(score_views), model.config.frames)
     record = {"rig": rig, "row": row, "seed": seed, "base": str(base_model(row, rig).relative_to(TRAINED.parent))}

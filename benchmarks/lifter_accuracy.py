@@ -34,7 +34,7 @@ import torch
 from adaptation import checkpoint
 from adaptation.dataset import CameraViews
 from adaptation.evaluate import evaluate, fit_uncertainty
-from adaptation.keypoint_filter import smoothed_views
+from adaptation.keypoint_filter import reads_filtered_2d, smoothed_views
 from splits import SUBJECTS, views
 
 RESULTS = Path(__file__).with_name("results")
@@ -100,8 +100,9 @@ def main() -> None:
             print(f"skipping {path}: not trained (benchmarks/train_source_models.sh)")
             continue
         model, meta = checkpoint.load(path)
-        filtered_only = meta.get("train_config", {}).get("smooth_2d", False)
-        validation = smoothed_views(views(f"{train_rig}_val")) if filtered_only else views(f"{train_rig}_val")
+        filtered_only = reads_filtered_2d(meta)
+        raw_validation, filtered_validation = raw_and_filtered(f"{train_rig}_val")
+        validation = filtered_validation if filtered_only else raw_validation
         settings = [(1, None, False, "stitched")]      # (H, uncertainty calibration, mirroring, windows)
         if filtered_only:           # controls and lifter mirrored alike: the default's test-time mirroring, like for like
             settings.append((1, None, True, "stitched"))

@@ -297,9 +297,9 @@ def main() -> None:
             predicted = [poses[i] * 1000 for i in keep]
             truth = [root_relative(sequences[i].keypoints_3d.astype(np.float64)) * 1000 for i in keep]
             accel = [acceleration_error(p, t) for p, t in zip(predicted, truth)]
+            errors = np.linalg.norm(np.concatenate(predicted) - np.concatenate(truth), axis=-1)     # (frames, J)
             row = {"model": name, "view": view, "frames": int(sum(len(p) for p in predicted)),
-                   "mpjpe_mm": float(np.linalg.norm(np.concatenate(predicted) - np.concatenate(truth), axis=-1).mean()),
-                   "joint_mpjpe_mm": np.linalg.norm(np.concatenate(predicted) - np.concatenate(truth), axis=-1).mean(0).round(1).tolist(),
+                   "mpjpe_mm": float(errors.mean()), "joint_mpjpe_mm": errors.mean(0).round(1).tolist(),
                    "p_mpjpe_mm": p_mpjpe(np.concatenate(predicted), np.concatenate(truth)),
                    "accel_error_mm": sum(a * n for a, n in accel) / max(1, sum(n for _, n in accel)),
                    "lean_bias_deg": float(np.mean(torso_lean_deg(np.concatenate(predicted)) - torso_lean_deg(np.concatenate(truth)))),

@@ -32,7 +32,7 @@ from adaptation.camera import Intrinsics
 from adaptation.clips import prepare
 from adaptation.dataset import CameraViews, Sequence
 from adaptation.export import export_model_dir
-from adaptation.keypoint_filter import smooth_sequence, smoothed_views
+from adaptation.keypoint_filter import reads_filtered_2d, smooth_sequence, smoothed_views
 from adaptation.mount import CameraMount, check_against_tracks, estimate, mirror_symmetric
 from adaptation.train import add_dataclass_arguments, config_from_arguments
 from adaptation.views import BUNDLED_MOCAP, Rig, load_mocap, render
@@ -87,7 +87,7 @@ def source_views_for(base_card: dict, seed: int) -> CameraViews:
     2D's detector noise over to the re-projected source)."""
     rig = Rig.load(base_card.get("source_rig", "randomized"))
     views = render(load_mocap(BUNDLED_MOCAP), rig, seed=seed, noise=0.01)
-    return smoothed_views(views) if base_card.get("train_config", {}).get("smooth_2d") else views
+    return smoothed_views(views) if reads_filtered_2d(base_card) else views
 
 
 def resolve_mount(explicit: CameraMount | None, bags: list[Path], info_topic: str | None, base_frame: str | None,
