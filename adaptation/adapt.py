@@ -4,10 +4,11 @@ camera from target 2D only.
 Each step draws a labelled source batch and an unlabelled target batch. The source 3D is
 re-projected through the target camera at the target people's places (augment.py); when the
 target camera's mount is known (adaptation.mount), the source is world-frame mocap viewed through
-that mount, so it also shows the target's viewpoint. With `pseudo_labels` (off by default, see
-AdaptConfig), a frozen copy of the current student (the teacher) samples H hypotheses per target
-window; per pose, the hypothesis that best reprojects onto the target 2D becomes the pseudo-label
-(the root comes from the 2D and the intrinsics, never from labels). The student - LoRA plus the
+that mount, so it also shows the target's viewpoint; the whole loop then runs in the mounted
+camera's upright twin (adaptation.camera: target 2D turned by the mount's roll), as the node lifts.
+With `pseudo_labels` (off by default, see AdaptConfig), a frozen copy of the current student (the
+teacher) samples H hypotheses per target window; per pose, the hypothesis that best reprojects onto
+the target 2D becomes the pseudo-label (the root comes from the 2D and the intrinsics, never from labels). The student - LoRA plus the
 cross-dataset output bias, all else frozen - trains on the source half (and the pseudo-labelled
 target half) through the deployed sampler (K=1 from pure noise, as exported; `deployed_fraction`
 < 1 mixes in the denoising objective). Every `eval_every` steps a criterion computed from held-out
@@ -33,7 +34,7 @@ from adaptation.clips import ClipSampler, covering_windows, prepare
 from adaptation.dataset import CameraViews, Sequence
 from adaptation.diffusion import Sampler, sample_hypotheses
 from adaptation.lora import merge_lora, prepare_for_adaptation
-from adaptation.mount import CameraMount, mirror_symmetric
+from adaptation.mount import CameraMount
 from adaptation.plots import plot_curves
 from adaptation.skeleton import BONES, JOINT_INDEX, ROOT, SYMMETRIC_BONES
 from adaptation.train import lifter_loss, pick_device
@@ -163,7 +164,8 @@ def adapt(student: torch.nn.Module, source_views: CameraViews, target_views: Cam
           monitor: Callable[[torch.nn.Module], dict[str, float]] | None = None) -> tuple[torch.nn.Module, dict]:
     """Adapt `student` (a source lifter, modified in place) to the target camera; returns the merged model
     and a history. Target 3D labels, if any, are dropped before use. With `mount` and `source_mocap`
-    (world-frame sequences) the source is viewed through the target mount. `monitor(model)` - for
+    (world-frame sequences) the source is viewed through the target mount, and the adapted model reads
+    upright 2D (adaptation.camera.to_upright with the mount's roll) as the node feeds it. `monitor(model)` - for
     benchmarks only, never used for any choice - is logged at every criterion evaluation.
     Runs under torchrun (DDP) too."""
     if not source_views.labelled:
@@ -175,13 +177,15 @@ def adapt(student: torch.nn.Module, source_views: CameraViews, target_views: Cam
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     torch.manual_seed(config.seed + rank)
     frames = student.config.frames
-    adapt_views, heldout_views = hold_out_for_criterion(target_views.without_labels())
+    target_views = target_views.without_labels()
+    if mount is not None:
+        target_views, mount = target_views.turned_upright(mount.roll_deg), mount.upright()
+    adapt_views, heldout_views = hold_out_for_criterion(target_views)
     source = ClipSampler(prepare(source_views), frames, seed=config.seed + 1000 * rank)
     target = ClipSampler(prepare(adapt_views), frames, seed=config.seed + 1000 * rank + 1)
     heldout = {k: v.to(device) for k, v in criterion_windows(heldout_views, frames, seed=config.seed).items()}
     mounted = config.augmentation and config.mount_augmentation and mount is not None and bool(source_mocap)
     mocap = MocapClips(source_mocap, frames, seed=config.seed + 1000 * rank + 2) if mounted else None
-    flip = not mounted or mirror_symmetric(mount)
 
     student = student.to(device)
     trainable = prepare_for_adaptation(student, config.lora_rank or None, config.output_bias)
@@ -238,7 +242,7 @@ def adapt(student: torch.nn.Module, source_views: CameraViews, target_views: Cam
             best_error = error.amin(1)
             reprojection.append(float(best_error[torch.isfinite(best_error)].mean()))
         batch = {"keypoints_2d": torch.cat(keypoints), "pose_3d": torch.cat(poses)}
-        loss = lifter_loss(trained, batch, flip=flip, deployed_fraction=config.deployed_fraction)
+        loss = lifter_loss(trained, batch, flip=True, deployed_fraction=config.deployed_fraction)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

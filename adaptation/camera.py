@@ -8,6 +8,10 @@ f_n = 1, c_n = 0, so projecting a camera-frame point is X / Z. (The method note'
 x_n = 2 x / w - [1, h / w] made a 1080x1920 portrait person look twice as large as a landscape
 one; benchmarks/normalisation.py measures both.) The lifter only ever sees normalised
 coordinates; everything else converts here.
+Upright camera: with a known camera mount the lifter works in the same camera turned about its
+optical axis by the mount's roll, so that the world's up points up the image. For a pinhole
+camera that turn is exact: normalised 2D rotate by the roll, 3D rotate back about z. Training
+cameras never roll, so this takes a rolled camera's view into the training distribution.
 Functions accept numpy arrays or torch tensors unless their type hints say otherwise.
 """
 from __future__ import annotations
@@ -91,6 +95,22 @@ def pixels_from_normalized(xy_n, intrinsics: Intrinsics):
 def lifter_keypoints(pixels: np.ndarray, intrinsics: Intrinsics) -> np.ndarray:
     """Detected pixels (..., 2) -> what the lifter reads: undistorted, then normalised."""
     return normalize_pixels(undistort(pixels.astype(np.float64), intrinsics), intrinsics)
+
+
+def upright_rotation(roll_deg: float) -> np.ndarray:
+    """(3, 3) camera frame -> the upright camera of a mount with this roll (a turn about z)."""
+    c, s = np.cos(np.radians(roll_deg)), np.sin(np.radians(roll_deg))
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def to_upright(keypoints_n: np.ndarray, roll_deg: float) -> np.ndarray:
+    """Normalised 2D (..., 2) of a camera with this roll -> those of its upright camera."""
+    return (keypoints_n @ upright_rotation(roll_deg)[:2, :2].T).astype(keypoints_n.dtype)
+
+
+def from_upright(points: np.ndarray, roll_deg: float) -> np.ndarray:
+    """Points (..., 3) in the upright camera's frame -> the (rolled) camera's frame."""
+    return (points @ upright_rotation(roll_deg)).astype(points.dtype)
 
 
 def project(points, f, c):

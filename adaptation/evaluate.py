@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from adaptation import checkpoint
+from adaptation.camera import from_upright, to_upright
 from adaptation.clips import SequenceArrays, predict_sequence, prepare
 from adaptation.dataset import CameraViews
 from adaptation.diffusion import Sampler
@@ -35,8 +36,10 @@ class Prediction:
 
 
 def predict_views(model: torch.nn.Module, views: CameraViews | list[SequenceArrays], hypotheses: int = 1, k: int = 1,
-                  flip: bool = False, seed: int = 0, window: str = "stitched", aggregation: str = "mean") -> list[Prediction]:
+                  flip: bool = False, seed: int = 0, window: str = "stitched", aggregation: str = "mean",
+                  roll_deg: float = 0.0) -> list[Prediction]:
     """Predictions for every sequence; `views` may be already prepared (adaptation.clips.prepare).
+    With a camera mount's `roll_deg`, lifted in its upright camera as the node does (adaptation.camera).
     As in the node, each sequence (a track) keeps one draw of starting noise for all its windows;
     window: 'causal' or 'centered' (one window per frame, as the node's window_mode) or 'stitched';
     aggregation of the H hypotheses: adaptation.uncertainty.summarize_hypotheses."""
@@ -56,8 +59,8 @@ def predict_views(model: torch.nn.Module, views: CameraViews | list[SequenceArra
     out = []
     for s in sequences:
         noise = torch.randn(hypotheses, frames, s.keypoints_2d.shape[1], 3, generator=generator, device=device)
-        stitched = predict_sequence(lambda w: predict(w, noise), s.keypoints_2d, frames, window=window)
-        out.append(Prediction(root_relative(stitched[..., :3]), stitched[..., 3]))
+        stitched = predict_sequence(lambda w: predict(w, noise), to_upright(s.keypoints_2d, roll_deg), frames, window=window)
+        out.append(Prediction(from_upright(root_relative(stitched[..., :3]), roll_deg), stitched[..., 3]))
     return out
 
 
@@ -72,15 +75,15 @@ def _scores(predicted: list[np.ndarray], targets: list[np.ndarray]) -> dict:
 
 def evaluate(model: torch.nn.Module, views: CameraViews, hypotheses: int = 1, k: int = 1, flip: bool = False,
              seed: int = 0, calibration: UncertaintyCalibration | None = None, aggregation: str = "mean",
-             window: str = "stitched") -> dict:
+             window: str = "stitched", roll_deg: float = 0.0) -> dict:
     """Overall, in-view, truncated and per-sequence metrics (mm) of `model` on labelled `views`;
     with a calibration or H > 1 also the uncertainty report ('uncertainty', raw spread if uncalibrated).
-    window: see predict_views ('causal' is what the node does by default)."""
+    window, roll_deg: see predict_views ('causal' is what the node does by default)."""
     if not views.labelled:
         raise ValueError("evaluation needs 3D labels (keypoints_3d) in every sequence")
     sequences = prepare(views)
     predictions = predict_views(model, sequences, hypotheses=hypotheses, k=k, flip=flip, seed=seed, aggregation=aggregation,
-                                window=window)
+                                window=window, roll_deg=roll_deg)
     poses = [p.pose for p in predictions]
     targets = [s.pose_3d for s in sequences]
     in_view = np.concatenate([s.intrinsics.in_view(s.intrinsics.pixels_of(s.keypoints_3d)) for s in views.sequences])

@@ -14,7 +14,7 @@ pose in that base frame), from a small YAML or an inline mapping (`parse`), or i
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +85,10 @@ class CameraMount:
         forward = np.array([math.sin(yaw_rad) * math.cos(pitch), -math.sin(pitch), math.cos(yaw_rad) * math.cos(pitch)])
         c, s = math.cos(math.radians(self.roll_deg)), math.sin(math.radians(self.roll_deg))
         return np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]]) @ look_rotation(forward)
+
+    def upright(self) -> "CameraMount":
+        """This mount without its roll: the camera the lifter works in (adaptation.camera.to_upright)."""
+        return replace(self, roll_deg=0.0)
 
     def up_in_camera(self) -> np.ndarray:
         """The world's up direction in camera coordinates."""
@@ -214,12 +218,6 @@ def _too_few_views(ankle: np.ndarray) -> str | None:
         return (f"{len(ankle)} target frames with people across {ankle[:, 0].std():.2f} of the image width "
                 f"(normalised std; need >= {MIN_FRAMES_FOR_ESTIMATE} frames and >= {MIN_SPREAD_FOR_ESTIMATE})")
     return None
-
-
-def mirror_symmetric(mount: CameraMount | None) -> bool:
-    """Whether a mirrored image is one this camera could take: a mirror turns a roll the other way, so
-    mirroring (training augmentation, test-time averaging) is only sound without one."""
-    return mount is None or abs(mount.roll_deg) < 1.0
 
 
 def estimate(tracks: list[np.ndarray]) -> CameraMount:

@@ -92,7 +92,6 @@ def run(rig: str, row: str, seed: int, part: str, config: dict, out_dir: Path) -
     model, meta = checkpoint.load(base_model(row, rig))
     as_fed = smoothed_views if reads_filtered_2d(meta) else (lambda v: v)
     adapt_views, score_views = map(as_fed, target_split(rig, part))
-    monitor_batch = covering_windows(prepare(score_views), model.config.frames)
     record = {"rig": rig, "row": row, "seed": seed, "base": str(base_model(row, rig).relative_to(TRAINED.parent))}
     started = time.time()
     if row in ADAPTED:
@@ -103,6 +102,8 @@ def run(rig: str, row: str, seed: int, part: str, config: dict, out_dir: Path) -
         elif row == "mount_estimated":
             mount = estimate([s.keypoints_2d for s in prepare(adapt_views)])
         settings = AdaptConfig(**{**config, **ADAPTED[row], "seed": seed, "device": "cpu"})
+        monitored = score_views.turned_upright(mount.roll_deg) if mount else score_views    # the frame adapt works in
+        monitor_batch = covering_windows(prepare(monitored), model.config.frames)
         mocap = load_mocap(BUNDLED_MOCAP)
         source_mocap = [seq for subject in SUBJECTS["train"] for seq in mocap[subject].values()]
         model, history = adapt(model, as_fed(views("studio_train")), adapt_views, settings, mount=mount,
@@ -110,7 +111,8 @@ def run(rig: str, row: str, seed: int, part: str, config: dict, out_dir: Path) -
         record.update(adapt_config=dataclasses.asdict(settings), history=history,
                       mount=mount.to_dict() if mount else None)
     record["adapt_wall_s"] = round(time.time() - started, 1)
-    record["scores"] = {k: round(v, 2) for k, v in evaluate(model, score_views, hypotheses=1, k=1)["overall"].items()}
+    upright = mount.roll_deg if row in ADAPTED and mount is not None else 0.0      # lifted as the node does with the mount
+    record["scores"] = {k: round(v, 2) for k, v in evaluate(model, score_views, hypotheses=1, k=1, roll_deg=upright)["overall"].items()}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{rig}_{row}_seed{seed}.json").write_text(json.dumps(record, indent=1))
     print(f"{rig} {row} seed {seed}: MPJPE {record['scores']['mpjpe_mm']:.1f} P-MPJPE {record['scores']['p_mpjpe_mm']:.1f} "

@@ -14,13 +14,15 @@ synchronised, calibrated 1088x1920 views at 60 fps, 100 frames, several people.
    recorded), and scored root-relative in that camera's frame, beside MediaPipe's own 3D for the
    same detections (pose_world_landmarks, hip-centred), raw and through the same One-Euro filter.
 Pelvis depth: the lifter's root placed from its 3D, the 2D and the intrinsics (camera.solve_root).
-4. Each model is scored twice: with the size it learned (no camera mount), and sized from the floor
-   as the node does when it knows the camera mount (adaptation.floor: the mount as a robot reads
-   it from /tf_static, height above the floor, pitch and roll, from the calibration).
+4. Each model is scored twice: as it comes (no camera mount: the size it learned), and with the
+   camera mount as the node uses one (the mount as a robot reads it from /tf_static, height above
+   the floor, pitch and roll, from the calibration): lifted in the camera's upright twin
+   (adaptation.camera.to_upright) and sized from the floor (adaptation.floor).
 5. With --adapt, each model is also adapted to each camera by the product's `adapt` (PoSynDA, its
    defaults): that mount and that view's own unlabelled 2D (every detection, linked into tracks by
    the node's tracker); never the triangulated 3D. Adapted models are cached. An adapted model
-   carries its mount, so the node sizes people from the floor with it; both are scored.
+   carries its mount, so the node lifts upright and sizes people from the floor with it; scored so,
+   and lifted upright with the size it learned.
 Writes benchmarks/results/real_video.{json,md} and real_video.png.
 """
 from __future__ import annotations
@@ -57,7 +59,8 @@ RESULTS = Path(__file__).with_name("results")
 CACHE = Path(__file__).with_name(".cache") / "real_video_detections.npz"
 ADAPTED = CACHE.with_name("real_video_adapted")
 REPO = Path(__file__).resolve().parents[1]
-ADAPT_CODE = [REPO / "adaptation" / "adapt.py", REPO / "adaptation" / "augment.py", REPO / "posynda_ros" / "adapt_cli.py"]
+ADAPT_CODE = [REPO / "adaptation" / n for n in ("adapt.py", "augment.py", "camera.py", "dataset.py")] + [
+    REPO / "posynda_ros" / "adapt_cli.py"]
 FPS = 60.0
 MAX_REPROJECTION_PX = 50.0      # a match across views (people are ~1000 px tall here)
 MAX_STEP_M = 0.3                # a person's pelvis moves less than this between frames at 60 fps
@@ -316,27 +319,33 @@ def main() -> None:
 
     rows = score("MediaPipe world landmarks", [root_relative(smooth_sequence(m["world"], FPS / args.stride)) for m in meta], None)
     rows += score("MediaPipe world landmarks, raw", [root_relative(m["world"]) for m in meta], None)
-    def lift(path: str | Path, keep: list[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    def lift(path: str | Path, keep: list[int], with_mount: bool) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """Root-relative poses and roots (camera frame) of the sequences `keep`, lifted by the model at
-        `path` as it is deployed (test-time mirroring when its model.json says so)."""
+        `path` as it is deployed (test-time mirroring when its model.json says so); with_mount: as the
+        node with a camera mount, in each view's upright camera (adaptation.camera.to_upright)."""
         model, _ = checkpoint.load(path)
         card = Path(path).with_name("model.json")
         flip = bool(json.loads(card.read_text()).get("flip", False)) if card.is_file() else False
-        predicted = predict_views(model, [prepared[i] for i in keep], hypotheses=args.hypotheses, window=args.window, flip=flip)
         out = {}
-        for i, p in zip(keep, predicted):
-            s = prepared[i]
-            out[i] = (p.pose.astype(np.float64), solve_root(p.pose.astype(np.float64), s.keypoints_2d.astype(np.float64),
-                                                           s.camera[None, :2], s.camera[None, 2:], np.clip(s.confidence, 1e-3, 1.0)))
+        for view in ground_truth["views"]:
+            group = [i for i in keep if meta[i]["view"] == view]
+            roll = mounts[view].roll_deg if with_mount else 0.0
+            predicted = predict_views(model, [prepared[i] for i in group], hypotheses=args.hypotheses, window=args.window,
+                                      flip=flip, roll_deg=roll)
+            for i, p in zip(group, predicted):
+                s = prepared[i]
+                out[i] = (p.pose.astype(np.float64), solve_root(p.pose.astype(np.float64), s.keypoints_2d.astype(np.float64),
+                                                               s.camera[None, :2], s.camera[None, 2:], np.clip(s.confidence, 1e-3, 1.0)))
         return out
 
-    def add_rows(name: str, lifted: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
-        """Score lifted poses as they are and sized from the floor with each view's mount, frame by
-        frame along each run as the node does (adaptation.floor.PersonScale)."""
-        for label, floor in ((name, False), (f"{name}, sized from the floor", True)):
+    def add_rows(name: str, lifted: dict[int, tuple[np.ndarray, np.ndarray]],
+                 mounted: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
+        """Score poses lifted without a mount as they are, and poses lifted with each view's mount sized
+        from the floor, frame by frame along each run as the node does (adaptation.floor.PersonScale)."""
+        for label, floor in ((name, False), (f"{name}, with the camera mount", True)):
             poses, depth_error = [], []
             for i in range(len(sequences)):
-                pose, root = lifted[i]
+                pose, root = (mounted if floor else lifted)[i]
                 if floor:
                     person = PersonScale(mounts[meta[i]["view"]])
                     size = np.array([person.update(p, r, c) for p, r, c in zip(pose, root, sequences[i].confidence)])
@@ -349,15 +358,16 @@ def main() -> None:
 
     mounts = {camera.name: camera_mount(camera) for camera in ground_truth["cameras"]}
     predictions = {}
+    everything = list(range(len(sequences)))
     for name, path in models.items():
-        add_rows(name, lift(path, list(range(len(sequences)))))
+        add_rows(name, lift(path, everything, False), lift(path, everything, True))
         if args.adapt:
-            lifted = {}
+            adapted = {}
             cache = ADAPTED / f"{name}-{content_hash([Path(path), *ADAPT_CODE])}"
             for v, camera in enumerate(ground_truth["cameras"]):
                 keep = [i for i, m in enumerate(meta) if m["view"] == camera.name]
-                lifted.update(lift(adapted_model(cache, path, camera, ground_truth["detections"][v]), keep))
-            add_rows(f"{name}, adapted to each camera", lifted)
+                adapted.update(lift(adapted_model(cache, path, camera, ground_truth["detections"][v]), keep, True))
+            add_rows(f"{name}, adapted to each camera", adapted, adapted)
     for r in rows:
         print({k: round(v, 1) if isinstance(v, float) else v for k, v in r.items()})
     machine = f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}"
@@ -417,7 +427,7 @@ def main() -> None:
         "Root-relative, camera frame, mm; torso lean: how far the pelvis->thorax direction leans towards the camera (camera y-z plane), predicted minus true, mean; "
         f"{args.window} windows at {FPS / args.stride:.0f} fps; H = {args.hypotheses}.\n\n" + "\n".join(lines) + "\n")
     # the picture: the first model as it comes and as deployed best (more lines are unreadable)
-    shown = [first, f"{first}, adapted to each camera, sized from the floor" if args.adapt else f"{first}, sized from the floor"]
+    shown = [first, f"{first}, adapted to each camera, with the camera mount" if args.adapt else f"{first}, with the camera mount"]
     plot_example(sequences, meta, {k: predictions[k] for k in shown}, RESULTS / f"{stem}.png")
 
 

@@ -33,7 +33,7 @@ from adaptation.clips import prepare
 from adaptation.dataset import CameraViews, Sequence
 from adaptation.export import export_model_dir
 from adaptation.keypoint_filter import reads_filtered_2d, smooth_sequence, smoothed_views
-from adaptation.mount import CameraMount, check_against_tracks, estimate, mirror_symmetric
+from adaptation.mount import CameraMount, check_against_tracks, estimate
 from adaptation.train import add_dataclass_arguments, config_from_arguments
 from adaptation.views import BUNDLED_MOCAP, Rig, load_mocap, render
 from posynda_ros.window import time_jumped
@@ -180,8 +180,8 @@ def main(argv: list[str] | None = None) -> int:
             # not re-fitted (that needs target 3D): the base model's, fitted on its source validation views
             card["uncertainty"] = [{**entry, "fitted_on": "base model: " + entry.get("fitted_on", "")}
                                    for entry in base_card.get("uncertainty", [])]
-            # test-time mirroring as the base model had it, unless the mount's roll makes a mirror image a different camera
-            export_model_dir(model, partial, k=1, flip=bool(base_card.get("flip", False)) and mirror_symmetric(mount), **card)
+            # test-time mirroring as the base model had it: the node lifts in the upright camera, where a mirror image is one it could take
+            export_model_dir(model, partial, k=1, flip=bool(base_card.get("flip", False)), **card)
             report = {**card, "history": history, "wall_time_s": round(time.time() - started, 1)}
             (partial / "report.json").write_text(json.dumps(checkpoint.json_safe(report), indent=1))
             if args.out.exists():

@@ -12,6 +12,8 @@ every window of it (fresh noise every frame made the output jitter). The publish
 is the model's calibration (adaptation.uncertainty) applied to the hypotheses' spread.
 Metric size: without a camera mount a person has the lifter's learned size; with one, pose, root
 and uncertainty are scaled by the track's floor scale (adaptation.floor).
+With a camera mount the lifter also works in the camera's upright twin (adaptation.camera: the 2D
+turned by the mount's roll, the 3D turned back), as `adapt` trains it.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from typing import Any
 import numpy as np
 from posynda_ros.msg import Skeleton3D
 
-from adaptation.camera import Intrinsics, lifter_keypoints, solve_root
+from adaptation.camera import Intrinsics, from_upright, lifter_keypoints, solve_root, to_upright
 from adaptation.floor import PersonScale
 from adaptation.mount import CameraMount
 from adaptation.runtime import Backend
@@ -83,6 +85,8 @@ class LiftPipeline:
             if fired:
                 self.repairs[fired] += 1
             normalised = track.keypoint_filter(lifter_keypoints(keypoints_px, intrinsics), stamp_s).astype(np.float32)
+            if self.mount is not None:
+                normalised = to_upright(normalised, self.mount.roll_deg)
             track.window.push(WindowFrame(stamp_s, normalised, keypoints_px, confidence,
                                           (context, intrinsics, detection.score)))
             if track.window.output_index() is not None:     # None: a centred window is still filling
@@ -124,6 +128,8 @@ class LiftPipeline:
         root = solve_root(pose, frame.keypoints_n.astype(np.float64), camera[:2], camera[2:],
                           np.clip(frame.confidence, 1e-3, 1.0))
         placed = np.isfinite(root).all() and root[2] > 0.1
+        if self.mount is not None:      # from the upright camera back to the camera's own frame
+            pose, root = from_upright(pose, self.mount.roll_deg), from_upright(root, self.mount.roll_deg)
         if placed and self.mount is not None:
             track.scale = track.scale or PersonScale(self.mount)
             size = self.last_size = track.scale.update(pose, root, frame.confidence)

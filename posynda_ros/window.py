@@ -25,7 +25,7 @@ def time_jumped(previous_s: float | None, stamp_s: float, max_gap_s: float) -> b
 @dataclass
 class WindowFrame:
     stamp_s: float
-    keypoints_n: np.ndarray     # (J, 2) normalised, undistorted
+    keypoints_n: np.ndarray     # (J, 2) normalised, undistorted (upright with a camera mount: pipeline.py)
     keypoints_px: np.ndarray    # (J, 2) as detected
     confidence: np.ndarray      # (J,)
     context: Any = None         # what the caller needs to publish this frame (header, camera)

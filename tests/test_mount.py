@@ -8,7 +8,9 @@ import torch
 
 from adaptation.augment import mounted_source
 from adaptation.clips import prepare
-from adaptation.mount import OPTICAL_IN_LINK, CameraMount, check_against_tracks, estimate, mirror_symmetric
+from adaptation.camera import Intrinsics, from_upright, lifter_keypoints, to_upright
+from adaptation.dataset import CameraViews, Sequence
+from adaptation.mount import OPTICAL_IN_LINK, CameraMount, check_against_tracks, estimate
 from adaptation.views import Rig, load_mocap, render
 
 from fixtures import MOCAP
@@ -85,7 +87,23 @@ def test_optical_frame_convention_matches_a_level_camera():
     assert (level.height_m, level.pitch_deg, level.roll_deg) == pytest.approx((1.2, 0.0, 0.0), abs=1e-9)
 
 
-def test_a_mirror_image_is_only_the_same_camera_without_roll():
-    """Mirroring (training augmentation, test-time averaging) is turned off for a rolled camera."""
-    assert mirror_symmetric(None) and mirror_symmetric(CameraMount(1.2, 20.0, 0.5))
-    assert not mirror_symmetric(CameraMount(1.2, 20.0, 5.0)) and not mirror_symmetric(CameraMount(1.2, 0.0, -26.0))
+def test_a_rolled_camera_turned_upright_sees_what_the_same_camera_without_roll_sees(mocap):
+    """The upright camera (adaptation.camera) is exact: 2D of a rolled camera, distortion and all,
+    turned by the roll equal the 2D of the unrolled camera; 3D turned back equals the rolled camera's 3D."""
+    world = next(iter(mocap["cmu_03"].values()))[:20]
+    rolled = CameraMount(1.6, 20.0, 17.0)
+    assert rolled.upright() == CameraMount(1.6, 20.0, 0.0, rolled.source)
+    placed = world - world[:, :1].mean(0) + [0.0, -0.6, 4.0]          # 4 m in front of the camera, below it
+    in_rolled, in_level = (placed @ m.rotation().T for m in (rolled, rolled.upright()))
+    camera = Intrinsics(900.0, 900.0, 640.0, 360.0, 1280, 720, (-0.2, 0.05, 0.001, -0.001, 0.0))
+    upright = CameraViews([Sequence("s", camera.pixels_of(in_rolled).astype(np.float32), np.ones((20, 17), np.float32),
+                                    camera, 30.0, in_rolled.astype(np.float32))]).turned_upright(rolled.roll_deg)
+    expected = lifter_keypoints(camera.pixels_of(in_level), camera)
+    got = upright.sequences[0]
+    assert not got.intrinsics.has_distortion
+    np.testing.assert_allclose(lifter_keypoints(got.keypoints_2d, got.intrinsics), expected, atol=1e-4)
+    np.testing.assert_allclose(got.keypoints_3d, in_level, atol=1e-5)
+    np.testing.assert_allclose(to_upright(lifter_keypoints(camera.pixels_of(in_rolled), camera), 17.0), expected, atol=1e-4)
+    np.testing.assert_allclose(from_upright(in_level, 17.0), in_rolled, atol=1e-9)
+    assert np.abs(lifter_keypoints(camera.pixels_of(in_rolled), camera) - expected).max() > 0.05   # the roll matters
+
