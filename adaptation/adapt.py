@@ -1,19 +1,19 @@
 """The PoSynDA teacher-student loop (paper, Algorithm 1): adapt a source lifter to a target
 camera from target 2D only.
 
-Each step draws a labelled source batch and an unlabelled target batch. The source 3D is
-re-projected through the target camera at the target people's places (augment.py); when the
-target camera's mount is known (adaptation.mount), the source is world-frame mocap viewed through
-that mount, so it also shows the target's viewpoint; the whole loop then runs in the mounted
-camera's upright twin (adaptation.camera: target 2D turned by the mount's roll), as the node lifts.
-With `pseudo_labels` (off by default, see AdaptConfig), a frozen copy of the current student (the
+Each step draws a labelled source batch and an unlabelled target batch. The source 3D is re-
+projected through the target camera at the target people's places (augment.py); when the target
+camera's mount is known (adaptation.mount), the source is world-frame mocap viewed through that
+mount, so it also shows the target's viewpoint; the whole loop then runs in the mounted camera's
+upright twin (adaptation.camera: target 2D turned by the mount's roll), as the node lifts. With
+`pseudo_labels` (off by default, see AdaptConfig), a frozen copy of the current student (the
 teacher) samples H hypotheses per target window; per pose, the hypothesis that best reprojects onto
-the target 2D becomes the pseudo-label (the root comes from the 2D and the intrinsics, never from labels). The student - LoRA plus the
-cross-dataset output bias, all else frozen - trains on the source half (and the pseudo-labelled
-target half) through the deployed sampler (K=1 from pure noise, as exported; `deployed_fraction`
-< 1 mixes in the denoising objective). Every `eval_every` steps a criterion computed from held-out
-target 2D only picks the step to keep (`select_by`). Every component can be switched off for
-ablations.
+the target 2D becomes the pseudo-label (the root comes from the 2D and the intrinsics, never from
+labels). The student - LoRA plus the cross-dataset output bias, all else frozen - trains on the
+source half (and the pseudo-labelled target half) through the deployed sampler (K=1 from pure
+noise, as exported; `deployed_fraction` < 1 mixes in the denoising objective). Every `eval_every`
+steps a criterion computed from held-out target 2D only picks the step to keep (`select_by`). Every
+component can be switched off for ablations.
 """
 from __future__ import annotations
 
