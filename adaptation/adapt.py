@@ -1,8 +1,8 @@
 """The PoSynDA teacher-student loop (paper, Algorithm 1): adapt a source lifter to a target
 camera from target 2D only.
 
-Each step draws a labelled source batch and an unlabelled target batch. The source 3D is re-
-projected through the target camera at the target people's places (augment.py); when the target
+Each step draws a labelled source batch and an unlabelled target batch. The source 3D is
+re-projected through the target camera at the target people's places (augment.py); when the target
 camera's mount is known (adaptation.mount), the source is world-frame mocap viewed through that
 mount, so it also shows the target's viewpoint; the whole loop then runs in the mounted camera's
 upright twin (adaptation.camera: target 2D turned by the mount's roll), as the node lifts. With
