@@ -7,19 +7,17 @@ cd "$(dirname "$0")"
 PY=../.venv/bin/python
 $PY lifter_accuracy.py --part val
 $PY ship_default.py ../runs/smooth_long_diffusion/best.pt --rig randomized --flip
-# the two defaults before it, as they were exported (test-time mirroring), for the real-video rows
+# the default before it, as it was exported (test-time mirroring), for the real-video rows
 $PY ship_default.py ../runs/smooth_diffusion/best.pt --rig randomized --flip --out ../runs/smooth_diffusion/shipped
-$PY ship_default.py ../runs/pose_randomized/best.pt --rig randomized --flip --out ../runs/pose_randomized/shipped
 $PY lifter_accuracy.py --part test
 for window in causal centered; do     # the node's two window modes
   $PY real_video.py --hypotheses 3 --models default=../adaptation/models/default/lifter.pt \
       previous-default=../runs/smooth_diffusion/shipped/lifter.pt regression-control-filtered-2x=../runs/smooth_long_regression/best.pt \
-      default-raw-2d=../runs/pose_randomized/shipped/lifter.pt default-2x-steps=../runs/long_diffusion/best.pt \
-      regression-control=../runs/pose_regression/best.pt mlp-control=../runs/randomized_mlp/best.pt \
-      regression-control-filtered=../runs/smooth_regression/best.pt mlp-control-filtered=../runs/smooth_mlp/best.pt \
-      mixste=../runs/randomized_diffusion/best.pt keypoint-shift=../runs/shift_diffusion/best.pt \
-      keypoint-shift-1.5cm=../runs/shift15_diffusion/best.pt --adapt --window $window
+      mlp-control-filtered=../runs/smooth_mlp/best.pt regression-control-filtered=../runs/smooth_regression/best.pt \
+      mlp-control=../runs/randomized_mlp/best.pt --adapt --window $window
 done
+$PY upright_camera.py --part val
+$PY upright_camera.py --part test
 $PY size_sweep.py ../runs/sweep_f27_diffusion ../runs/sweep_f9b64_diffusion ../runs/dropout0_diffusion \
     ../runs/dropout0_regression ../runs/deployed0.5_diffusion ../runs/randomized_diffusion ../runs/deployed1.0_diffusion \
     ../runs/randomized_regression ../runs/pose_randomized ../runs/pose_regression ../runs/randomized_mlp
