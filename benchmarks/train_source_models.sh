@@ -60,6 +60,11 @@ case $job in
     objective=${job#smooth-long-}; [ $objective = diffusion ] && extra=(--deployed_fraction 0.9) || extra=(--model.objective regression)
     $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
       --out_dir runs/smooth_long_${objective} --smooth_2d true --ema_decay 0.999 "${extra[@]}" "${POSE[@]}" --steps 24000 "$@" ;;
+  level-diffusion|level-long-diffusion)   # experiment: the smooth-2D default's recipe on levelled views (level camera:
+    LEVEL=runs/level_data                   # benchmarks/level_camera.py prepare makes them), 12000 steps or 24000 + EMA
+    [ $job = level-long-diffusion ] && extra=(--ema_decay 0.999 --steps 24000) || extra=()
+    $BIN/train --train_views $LEVEL/randomized_train_level.npz --val_views $LEVEL/randomized_val_level.npz \
+      --out_dir runs/${job//-/_} --smooth_2d true --deployed_fraction 0.9 "${POSE[@]}" "${extra[@]}" "$@" ;;
   long-studio)                     # the studio model (adaptation source) with the same 2x budget and EMA
     splits studio_train studio_val
     $BIN/train --train_views $DATA/studio_train.npz --val_views $DATA/studio_val.npz \

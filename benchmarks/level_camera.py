@@ -1,0 +1,192 @@
+"""Experiment (not in the product yet): a lifter that works in the *level* camera, when the mount is known.
+
+    .venv/bin/python benchmarks/level_camera.py prepare      # levelled randomised views -> runs/level_data/
+    benchmarks/train_source_models.sh level-diffusion        # (or level-long-diffusion) trains on them
+    .venv/bin/python benchmarks/level_camera.py evaluate --part val \
+        --level runs/level_diffusion/best.pt --camera runs/smooth_diffusion/best.pt
+
+The level camera is the camera turned about its optical centre until its optical axis is horizontal
+and the world's up points straight up the image (pitch and roll both 0). Like the upright camera
+(adaptation/camera.py, roll only), the turn is exact for a pinhole: a homography of the normalised
+2D, a rotation of the 3D. A lifter trained on levelled views never has to guess the camera's pitch
+from the 2D; the node would need the mount to use it. The rendered views do not store their camera's
+rotation, so `prepare` recovers it from the bundled mocap (Kabsch: exact for rendered labels).
+`evaluate` scores the level model (its views levelled with the true up direction) beside a
+camera-frame model of the same recipe lifted in the upright camera (the product today), H=1 +
+mirroring, 2D through the node's filter, on the `part` subjects through the randomised rig and the
+mounted rigs; and on the Pose2Sim real video (benchmarks/real_video.py: H=3, causal windows, sized
+from the floor with each view's mount; not adapted, as `adapt` knows only the upright camera).
+Writes benchmarks/results/level_camera_<part>.{json,md}.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from adaptation import checkpoint
+from adaptation.camera import lifter_keypoints, pixels_from_normalized, solve_root, upright_rotation
+from adaptation.clips import SequenceArrays, prepare
+from adaptation.dataset import CameraViews, Sequence
+from adaptation.evaluate import predict_views
+from adaptation.floor import PersonScale
+from adaptation.keypoint_filter import smoothed_views
+from adaptation.metrics import p_mpjpe
+from adaptation.mount import CameraMount
+from adaptation.views import BUNDLED_MOCAP, Rig, load_mocap
+from splits import SUBJECTS, views
+
+REPO = Path(__file__).resolve().parents[1]
+LEVEL_DATA = REPO / "runs" / "level_data"
+RESULTS = Path(__file__).with_name("results")
+MOUNTED_RIGS = ("head_camera", "low_robot", "mild", "crooked_webcam", "tilted_tripod")
+
+
+def level_rotation(up: np.ndarray) -> np.ndarray:
+    """(3, 3) camera frame -> its level twin (same centre, z horizontal, y along the world's down)."""
+    up = up / np.linalg.norm(up)
+    forward = np.array([0.0, 0.0, 1.0]) - up[2] * up
+    forward /= np.linalg.norm(forward)
+    right = np.cross(forward, up)
+    right /= np.linalg.norm(right)
+    return np.stack([right, np.cross(forward, right), forward])
+
+
+def roll_of(up: np.ndarray) -> float:
+    return float(np.degrees(np.arctan2(-up[0], -up[1])))
+
+
+def turn(keypoints_n: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+    """Normalised 2D (..., 2) seen by the camera -> as its turned twin sees them (a homography)."""
+    rays = np.concatenate([keypoints_n, np.ones_like(keypoints_n[..., :1])], -1) @ rotation.T
+    return rays[..., :2] / rays[..., 2:]
+
+
+def camera_up(rendered: Sequence, mocap: dict) -> np.ndarray:
+    """The world's up in a rendered view's camera frame: the rotation between its labels and the mocap."""
+    subject, name, _ = rendered.name.split("/")
+    world = mocap[subject][name].reshape(-1, 3).astype(np.float64)
+    seen = rendered.keypoints_3d.reshape(-1, 3).astype(np.float64)
+    u, _, vt = np.linalg.svd((world - world.mean(0)).T @ (seen - seen.mean(0)))
+    rotation = (u @ np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))]) @ vt).T     # seen = world @ rotation.T
+    return rotation @ np.array([0.0, 1.0, 0.0])
+
+
+def prepare_level_views() -> None:
+    """runs/level_data/randomized_<part>_level.npz (levelled views) and _ups.npy for train, val and test."""
+    mocap = load_mocap(BUNDLED_MOCAP)
+    LEVEL_DATA.mkdir(parents=True, exist_ok=True)
+    for part in SUBJECTS:
+        rendered = views(f"randomized_{part}")
+        ups = np.array([camera_up(s, mocap) for s in rendered.sequences])
+        levelled = []
+        for s, up in zip(rendered.sequences, ups):
+            rotation, ideal = level_rotation(up), s.intrinsics       # rendered cameras have no distortion
+            pixels = pixels_from_normalized(turn(lifter_keypoints(s.keypoints_2d, ideal), rotation), ideal)
+            levelled.append(Sequence(s.name, pixels.astype(np.float32), s.confidence, ideal, s.fps,
+                                     (s.keypoints_3d @ rotation.T).astype(np.float32)))
+        CameraViews(levelled).save(LEVEL_DATA / f"randomized_{part}_level.npz")
+        np.save(LEVEL_DATA / f"randomized_{part}_ups.npy", ups)
+        pitch = np.degrees(np.arcsin(np.clip(-ups[:, 2], -1, 1)))
+        print(f"randomized_{part}: {len(ups)} views levelled (pitch {pitch.min():.0f} to {pitch.max():.0f} deg)")
+
+
+def lift(model, sequences: list[SequenceArrays], rotations: list[np.ndarray], flip: bool, **kwargs) -> list[np.ndarray]:
+    """Root-relative 3D in each camera's frame, lifted in the turned cameras."""
+    turned = [SequenceArrays(turn(s.keypoints_2d.astype(np.float64), r).astype(np.float32), s.confidence, s.camera,
+                             s.pose_3d, s.root_3d) for s, r in zip(sequences, rotations)]
+    return [p.pose.astype(np.float64) @ r for p, r in zip(predict_views(model, turned, flip=flip, **kwargs), rotations)]
+
+
+def synthetic_rows(part: str, models: dict) -> list[dict]:
+    rows = []
+    for rig in ("randomized", *MOUNTED_RIGS):
+        sequences = prepare(smoothed_views(views(f"{rig}_{part}")))
+        if rig == "randomized":
+            ups = list(np.load(LEVEL_DATA / f"randomized_{part}_ups.npy"))
+        else:
+            spec = Rig.load(rig)
+            ups = [CameraMount(1.0, spec.pitch_deg, spec.roll_deg).up_in_camera()] * len(sequences)
+        truth = np.concatenate([s.pose_3d for s in sequences]) * 1000.0
+        for name, (model, frame) in models.items():
+            rotations = [level_rotation(u) if frame == "level" else upright_rotation(roll_of(u)) for u in ups]
+            poses = np.concatenate(lift(model, sequences, rotations, flip=True)) * 1000
+            rows.append({"part": part, "rig": rig, "model": name, "frame": frame,
+                         "mpjpe_mm": round(float(np.linalg.norm(poses - truth, axis=-1).mean()), 2),
+                         "p_mpjpe_mm": round(p_mpjpe(poses, truth), 2)})
+            print(rows[-1], flush=True)
+    return rows
+
+
+def real_video_rows(models: dict) -> list[dict]:
+    import real_video
+    truth = real_video.pseudo_ground_truth()
+    sequences, meta = truth["sequences"], truth["meta"]
+    prepared = prepare(CameraViews(sequences))
+    mounts = {c.name: real_video.camera_mount(c) for c in truth["cameras"]}
+    rows = []
+    for name, (model, frame) in models.items():
+        for view in truth["views"] + ["all"]:
+            keep = [i for i, m in enumerate(meta) if view in ("all", m["view"])]
+            rotations = [level_rotation(mounts[meta[i]["view"]].up_in_camera()) if frame == "level" else
+                         upright_rotation(mounts[meta[i]["view"]].roll_deg) for i in keep]
+            poses = lift(model, [prepared[i] for i in keep], rotations, flip=True, hypotheses=3, window="causal")
+            predicted, targets = [], []
+            for i, pose in zip(keep, poses):
+                s = prepared[i]
+                root = solve_root(pose, s.keypoints_2d.astype(np.float64), s.camera[None, :2], s.camera[None, 2:],
+                                  np.clip(s.confidence, 1e-3, 1.0))
+                person = PersonScale(mounts[meta[i]["view"]])
+                size = np.array([person.update(p, r, c) for p, r, c in zip(pose, root, s.confidence)])
+                predicted.append(pose * size[:, None, None] * 1000)
+                targets.append(s.pose_3d * 1000.0)
+            p, t = np.concatenate(predicted), np.concatenate(targets)
+            rows.append({"part": "real video", "rig": view, "model": name, "frame": frame,
+                         "mpjpe_mm": round(float(np.linalg.norm(p - t, axis=-1).mean()), 2), "p_mpjpe_mm": round(p_mpjpe(p, t), 2),
+                         "lean_bias_deg": round(float(np.mean(real_video.torso_lean_deg(p) - real_video.torso_lean_deg(t))), 2)})
+            print(rows[-1], flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=("prepare", "evaluate"))
+    parser.add_argument("--part", choices=("val", "test"), default="val")
+    parser.add_argument("--level", nargs="*", default=[], help="name=checkpoint trained on levelled views")
+    parser.add_argument("--camera", nargs="*", default=[], help="name=checkpoint trained on camera views")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.command == "prepare":
+        prepare_level_views()
+        return
+    models = {name: (checkpoint.load(REPO / path)[0], frame)
+              for frame, specs in (("level", args.level), ("upright", args.camera)) for name, path in (s.split("=", 1) for s in specs)}
+    rows = synthetic_rows(args.part, models) + (real_video_rows(models) if args.part == "val" else [])
+    machine = f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}"
+    stem = f"level_camera_{args.part}"
+    (RESULTS / f"{stem}.json").write_text(json.dumps({"machine": machine, "level": args.level, "camera": args.camera, "rows": rows}, indent=1))
+    names = list(models)
+    places = list(dict.fromkeys((r["part"], r["rig"]) for r in rows))
+    lines = ["| data | " + " | ".join(f"{n} ({models[n][1]} camera)" for n in names) + " |", "|---" * (len(names) + 1) + "|"]
+    for part, rig in places:
+        cells = []
+        for n in names:
+            r = next(r for r in rows if (r["part"], r["rig"], r["model"]) == (part, rig, n))
+            cells.append(f"{r['mpjpe_mm']:.1f} / {r['p_mpjpe_mm']:.1f}" + (f", lean {r['lean_bias_deg']:+.1f}°" if "lean_bias_deg" in r else ""))
+        lines.append(f"| {part}: {rig} | " + " | ".join(cells) + " |")
+    command = " ".join(f"--{k} {' '.join(v)}" for k, v in (("level", args.level), ("camera", args.camera)) if v)
+    (RESULTS / f"{stem}.md").write_text(
+        f"# The level camera (experiment), {args.part} subjects and real video\n\n"
+        f"Command: `.venv/bin/python benchmarks/level_camera.py evaluate --part {args.part} {command}`. Machine: {machine}.\n"
+        "MPJPE / P-MPJPE mm, root-relative. Synthetic: H=1 + mirroring, covering windows, 2D through the node's filter, "
+        "the true camera up. Real video (Pose2Sim, 309 frames, val only): H=3 + mirroring, causal windows, sized "
+        "from the floor with each view's mount, not adapted; lean = torso lean predicted minus true.\n\n" + "\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
