@@ -92,7 +92,9 @@ def prepare_level_views() -> None:
         CameraViews(levelled).save(LEVEL_DATA / f"randomized_{part}_level.npz")
         np.save(LEVEL_DATA / f"randomized_{part}_ups.npy", ups)
         pitch = np.degrees(np.arcsin(np.clip(-ups[:, 2], -1, 1)))
-        print(f"randomized_{part}: {len(ups)} views levelled (pitch {pitch.min():.0f} to {pitch.max():.0f} deg)")
+        roll = np.abs([roll_of(u) for u in ups])
+        print(f"randomized_{part}: {len(ups)} views levelled (pitch {pitch.min():.0f} to {pitch.max():.0f} deg, "
+              f"apparent roll up to {roll.max():.1f} deg)")
 
 
 def lift(model, sequences: list[SequenceArrays], rotations: list[np.ndarray], flip: bool, **kwargs) -> list[np.ndarray]:
