@@ -62,6 +62,9 @@ class AdaptConfig:
     # 1-4.5 mm worse on the synthetic rigs, and on real video (benchmarks/real_video.py --adapt) the
     # loop ran away within 100-200 steps (poses metres wrong in depth, which reprojection cannot see).
     pseudo_labels: bool = False
+    # Mirror half of each batch (source and target alike), as in source training; sound with a mount
+    # because the loop runs in the upright camera, where a mirror image is a camera it could take.
+    mirror: bool = True
     deployed_fraction: float = 1.0  # share of each batch trained through the deployed K=1 sampler
     eval_every: int = 50            # steps between criterion evaluations on held-out target 2D
     select_by: str = "reprojection" # reprojection | spread | bones | tilt (needs a mount) | last: the step kept
@@ -242,7 +245,7 @@ def adapt(student: torch.nn.Module, source_views: CameraViews, target_views: Cam
             best_error = error.amin(1)
             reprojection.append(float(best_error[torch.isfinite(best_error)].mean()))
         batch = {"keypoints_2d": torch.cat(keypoints), "pose_3d": torch.cat(poses)}
-        loss = lifter_loss(trained, batch, flip=True, deployed_fraction=config.deployed_fraction)
+        loss = lifter_loss(trained, batch, flip=config.mirror, deployed_fraction=config.deployed_fraction)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

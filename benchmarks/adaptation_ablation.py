@@ -18,7 +18,8 @@ give 2D for adapting, the odd ones are scored (3D, H=1, K=1). Rows:
   mount_no_pseudo_labels, mount_full_finetune: mount_known without the teacher, or with every weight trained
   randomized_mount the randomised-camera model adapted with the mount known, the product's defaults (no
                    teacher pseudo-labels): what a user of the default gets; randomized_mount_pseudo_labels with them;
-                   randomized_mount_source_noise with the source's detector noise carried to the re-projected 2D
+                   randomized_mount_source_noise with the source's detector noise carried to the re-projected 2D;
+                   randomized_mount_no_mirror without mirroring half of each batch
 A model trained on 2D through the node's filter (the default: train --smooth_2d) is adapted and scored on
 filtered 2D - target and source - as the node and `adapt` feed it; the studio-model rows see raw 2D.
 Every adapted run logs the 2D-only selection criteria and, for this benchmark only, the true
@@ -62,6 +63,7 @@ ADAPTED = {                         # AdaptConfig changes; every other setting i
     "randomized_mount_pseudo_labels": dict(pseudo_labels=True),
     "randomized_mount": dict(),
     "randomized_mount_source_noise": dict(source_noise=True),
+    "randomized_mount_no_mirror": dict(mirror=False),
 }
 ROWS = ("source_only", "randomized", "oracle", *ADAPTED)
 LABELS = {
@@ -77,6 +79,7 @@ LABELS = {
     "randomized_mount_pseudo_labels": "randomised-camera model + adaptation with the mount known, with pseudo-labels",
     "randomized_mount": "randomised-camera model + adaptation with the mount known (the product's defaults)",
     "randomized_mount_source_noise": "  ... its re-projected source 2D carrying the source's detector noise",
+    "randomized_mount_no_mirror": "  ... without mirrored batches",
 }
 
 
