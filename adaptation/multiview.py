@@ -47,7 +47,7 @@ def read_qca(path: str | Path) -> list[CalibratedCamera]:
     point in 1/64 px, distortion k1 k2 (k3) and tangential p1 p2. Checked by reprojection in
     benchmarks/real_video.py: people triangulated from MediaPipe's 2D in all four views reproject to
     24 px on average (about 2% of their height in these images); a view left out of the
-    triangulation is missed by 23-47 px (median per view), hips and ankles worst.
+    triangulation is missed by 23-47 px (median per view).
     """
     text = Path(path).read_text()
     cameras = []
