@@ -36,13 +36,20 @@ HEAD = JOINT_INDEX["head"]
 OPTICAL_IN_LINK = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
 
 
-def look_rotation(forward: np.ndarray) -> np.ndarray:
-    """World->camera rotation (rows: x right, y down, z forward) for a camera with world y up."""
+def look_rotation(forward: np.ndarray, up: np.ndarray | tuple = (0.0, 1.0, 0.0)) -> np.ndarray:
+    """Rotation (rows: x right, y down, z forward) to a camera looking along `forward` without roll,
+    from a frame whose up is `up` (world y up by default; a camera's own up for its level twin)."""
     forward = np.asarray(forward, dtype=np.float64) / np.linalg.norm(forward)
-    right = np.cross(forward, [0.0, 1.0, 0.0])
+    right = np.cross(forward, up)
     right /= np.linalg.norm(right)
     down = np.cross(forward, right)
     return np.stack([right, down, forward])
+
+
+def pitch_and_roll_deg(up: np.ndarray) -> tuple[float, float]:
+    """A camera's pitch (> 0 looks down) and roll from the world's up direction in its coordinates."""
+    up = np.asarray(up, dtype=np.float64) / np.linalg.norm(up)
+    return math.degrees(math.asin(float(np.clip(-up[2], -1, 1)))), math.degrees(math.atan2(-up[0], -up[1]))
 
 
 def _rpy_matrix(roll: float, pitch: float, yaw: float) -> np.ndarray:
@@ -97,9 +104,7 @@ class CameraMount:
     @classmethod
     def from_up(cls, up: np.ndarray, height_m: float, source: str) -> "CameraMount":
         """Mount from the world up direction seen in camera coordinates."""
-        up = np.asarray(up, dtype=np.float64) / np.linalg.norm(up)
-        return cls(float(height_m), math.degrees(math.asin(float(np.clip(-up[2], -1, 1)))),
-                   math.degrees(math.atan2(-up[0], -up[1])), source)
+        return cls(float(height_m), *pitch_and_roll_deg(up), source)
 
     @classmethod
     def from_optical_frame(cls, rotation: np.ndarray, translation: np.ndarray, source: str = "tf_static") -> "CameraMount":

@@ -97,9 +97,9 @@ def run(rig: str, row: str, seed: int, part: str, config: dict, out_dir: Path) -
     adapt_views, score_views = map(as_fed, target_split(rig, part))
     record = {"rig": rig, "row": row, "seed": seed, "base": str(base_model(row, rig).relative_to(TRAINED.parent))}
     started = time.time()
+    mount = None                    # with one, the adapted model is lifted in its upright camera, as the node does
     if row in ADAPTED:
         spec = Rig.load(rig)
-        mount = None
         if row.startswith(("mount_", "randomized_mount")) and row != "mount_estimated":
             mount = CameraMount(float(spec.height_m), float(spec.pitch_deg), float(spec.roll_deg), "rig")
         elif row == "mount_estimated":
@@ -114,8 +114,8 @@ def run(rig: str, row: str, seed: int, part: str, config: dict, out_dir: Path) -
         record.update(adapt_config=dataclasses.asdict(settings), history=history,
                       mount=mount.to_dict() if mount else None)
     record["adapt_wall_s"] = round(time.time() - started, 1)
-    upright = mount.roll_deg if row in ADAPTED and mount is not None else 0.0      # lifted as the node does with the mount
-    record["scores"] = {k: round(v, 2) for k, v in evaluate(model, score_views, hypotheses=1, k=1, roll_deg=upright)["overall"].items()}
+    scores = evaluate(model, score_views, hypotheses=1, k=1, roll_deg=mount.roll_deg if mount else 0.0)["overall"]
+    record["scores"] = {k: round(v, 2) for k, v in scores.items()}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{rig}_{row}_seed{seed}.json").write_text(json.dumps(record, indent=1))
     print(f"{rig} {row} seed {seed}: MPJPE {record['scores']['mpjpe_mm']:.1f} P-MPJPE {record['scores']['p_mpjpe_mm']:.1f} "

@@ -36,7 +36,7 @@ from adaptation.evaluate import predict_views
 from adaptation.floor import PersonScale
 from adaptation.keypoint_filter import smoothed_views
 from adaptation.metrics import p_mpjpe
-from adaptation.mount import CameraMount
+from adaptation.mount import CameraMount, look_rotation, pitch_and_roll_deg
 from adaptation.views import BUNDLED_MOCAP, Rig, load_mocap
 from splits import SUBJECTS, views
 
@@ -49,15 +49,7 @@ MOUNTED_RIGS = ("head_camera", "low_robot", "mild", "crooked_webcam", "tilted_tr
 def level_rotation(up: np.ndarray) -> np.ndarray:
     """(3, 3) camera frame -> its level twin (same centre, z horizontal, y along the world's down)."""
     up = up / np.linalg.norm(up)
-    forward = np.array([0.0, 0.0, 1.0]) - up[2] * up
-    forward /= np.linalg.norm(forward)
-    right = np.cross(forward, up)
-    right /= np.linalg.norm(right)
-    return np.stack([right, np.cross(forward, right), forward])
-
-
-def roll_of(up: np.ndarray) -> float:
-    return float(np.degrees(np.arctan2(-up[0], -up[1])))
+    return look_rotation(np.array([0.0, 0.0, 1.0]) - up[2] * up, up)
 
 
 def turn(keypoints_n: np.ndarray, rotation: np.ndarray) -> np.ndarray:
@@ -91,8 +83,8 @@ def prepare_level_views() -> None:
                                      (s.keypoints_3d @ rotation.T).astype(np.float32)))
         CameraViews(levelled).save(LEVEL_DATA / f"randomized_{part}_level.npz")
         np.save(LEVEL_DATA / f"randomized_{part}_ups.npy", ups)
-        pitch = np.degrees(np.arcsin(np.clip(-ups[:, 2], -1, 1)))
-        roll = np.abs([roll_of(u) for u in ups])
+        pitch, roll = np.array([pitch_and_roll_deg(u) for u in ups]).T
+        roll = np.abs(roll)
         print(f"randomized_{part}: {len(ups)} views levelled (pitch {pitch.min():.0f} to {pitch.max():.0f} deg, "
               f"apparent roll up to {roll.max():.1f} deg)")
 
@@ -115,7 +107,7 @@ def synthetic_rows(part: str, models: dict) -> list[dict]:
             ups = [CameraMount(1.0, spec.pitch_deg, spec.roll_deg).up_in_camera()] * len(sequences)
         truth = np.concatenate([s.pose_3d for s in sequences]) * 1000.0
         for name, (model, frame) in models.items():
-            rotations = [level_rotation(u) if frame == "level" else upright_rotation(roll_of(u)) for u in ups]
+            rotations = [level_rotation(u) if frame == "level" else upright_rotation(pitch_and_roll_deg(u)[1]) for u in ups]
             poses = np.concatenate(lift(model, sequences, rotations, flip=True)) * 1000
             rows.append({"part": part, "rig": rig, "model": name, "frame": frame,
                          "mpjpe_mm": round(float(np.linalg.norm(poses - truth, axis=-1).mean()), 2),

@@ -47,6 +47,9 @@ def main() -> None:
         for name, path in MODELS.items():
             model, _ = checkpoint.load(path)
             for upright in (False, True):
+                if upright and not roll:        # without roll the upright camera is the camera itself
+                    rows.append({**rows[-1], "upright": True})
+                    continue
                 o = evaluate(model, data, flip=True, roll_deg=roll if upright else 0.0)["overall"]
                 rows.append({"rig": rig_name, "roll_deg": roll, "model": name, "upright": upright,
                              "frames": o["frames"], "mpjpe_mm": round(o["mpjpe_mm"], 2), "p_mpjpe_mm": round(o["p_mpjpe_mm"], 2)})
