@@ -1,7 +1,8 @@
-"""The 2D filter of the node, as one place: a One-Euro filter (Casiez et al. 2012) on each track's
+"""The node's filters, as one place: a One-Euro filter (Casiez et al. 2012) on each track's
 keypoints. Detectors run image by image and jitter; the node smooths every track's 2D before it
 enters the lifter's window. Training (`train --smooth_2d`) and the benchmarks pass their 2D
-through the same filter, so a lifter sees its 2D as the node will feed it.
+through the same filter, so a lifter sees its 2D as the node will feed it. (On the lifter's 3D
+output it lagged more than it steadied: benchmarks/pose_smoothing.py.)
 """
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ from adaptation.dataset import CameraViews
 
 
 class KeypointFilter:
-    """One-Euro filter on one track's (J, 2) keypoints: a low-pass whose cutoff rises with speed, so
-    a still person stops jittering while a fast limb does not lag. Speed is measured in person
-    sizes per second (RMS 2D distance of the joints from the pelvis), so the same settings fit
-    near and far people and any image size."""
+    """One-Euro filter on one track's (J, D) keypoints (2D, or root-relative 3D): a low-pass whose
+    cutoff rises with speed, so a still person stops jittering while a fast limb does not lag. Speed
+    is measured in person sizes per second (RMS distance of the joints from the pelvis, joint 0), so
+    the same settings fit near and far people and any image size."""
 
     def __init__(self, min_cutoff_hz: float = 1.5, beta: float = 0.5, derivative_cutoff_hz: float = 1.0):
         if min_cutoff_hz <= 0 or beta < 0 or derivative_cutoff_hz <= 0:
@@ -48,9 +49,9 @@ class KeypointFilter:
         return self.value.copy()
 
 
-def smooth_sequence(keypoints: np.ndarray, fps: float) -> np.ndarray:
-    """A whole (T, J, 2) track through a fresh KeypointFilter (what the node does frame by frame)."""
-    keypoint_filter = KeypointFilter()
+def smooth_sequence(keypoints: np.ndarray, fps: float, **settings: float) -> np.ndarray:
+    """A whole (T, J, D) track through a fresh KeypointFilter(**settings) (what the node does frame by frame)."""
+    keypoint_filter = KeypointFilter(**settings)
     return np.stack([keypoint_filter(k, t / fps) for t, k in enumerate(keypoints)])
 
 

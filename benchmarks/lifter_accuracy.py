@@ -7,10 +7,12 @@
 Models (benchmarks/train_source_models.sh, `MODELS` below): the diffusion lifter (pose-token
 denoiser), the same denoiser as a deterministic regressor, the single-frame MLP, and the earlier
 MixSTE-style (joint-token) lifter, each checkpoint chosen on the validation subject; the three
-first also trained on the node's filtered 2D (`--smooth_2d`). Each is scored on the `part`
+first also trained on the node's filtered 2D (`--smooth_2d`), and those once more on the training
+and validation subjects together when every choice had been made (`final-*`: final weights, test
+part only, TRAINED_ON_VALIDATION). Each is scored on the `part`
 subjects through the studio, robot, randomised and portrait rigs at H=1 (K=1, the deployment
 setting); diffusion lifters also at H=3 with their uncertainty calibrated on the validation views
-of their training rig. The shipped default and the two defaults before it (DEPLOYED) are also scored at
+of their training rig. The shipped default and the three defaults before it (DEPLOYED) are also scored at
 H=3 with test-time mirroring, as exported, and so with one window per frame as the node runs
 them: causal (its default) and centred. Every other row covers each sequence with windows
 ("stitched"). "node's 2D filter": the 2D first goes through the node's One-Euro filter
@@ -48,8 +50,11 @@ KINDS = {"diffusion": "diffusion lifter, raw 2D (trained on randomised views: an
          "diffusion-filtered": "diffusion lifter, trained on filtered 2D (previous default)",
          "regression-filtered": "same denoiser, deterministic, trained on filtered 2D",
          "mlp-filtered": "single-frame MLP, trained on filtered 2D",
-         "diffusion-filtered-2x": "diffusion lifter, filtered 2D, 2x steps + EMA (the default)",
-         "regression-filtered-2x": "same denoiser, deterministic, filtered 2D, 2x steps + EMA"}
+         "diffusion-filtered-2x": "diffusion lifter, filtered 2D, 2x steps + EMA (previous default)",
+         "regression-filtered-2x": "same denoiser, deterministic, filtered 2D, 2x steps + EMA",
+         "diffusion-final": "the same diffusion lifter, trained on training + validation subjects (the default)",
+         "regression-final": "its deterministic twin, trained on training + validation subjects",
+         "mlp-final": "single-frame MLP, filtered 2D, trained on training + validation subjects"}
 MODELS = [  # (trained through rig, kind, run directory under runs/)
     ("randomized", "diffusion", "pose_randomized"), ("randomized", "regression", "pose_regression"),
     ("randomized", "mlp", "randomized_mlp"), ("randomized", "mixste", "randomized_diffusion"),
@@ -59,10 +64,17 @@ MODELS = [  # (trained through rig, kind, run directory under runs/)
     ("randomized", "diffusion-filtered", "smooth_diffusion"), ("randomized", "regression-filtered", "smooth_regression"),
     ("randomized", "mlp-filtered", "smooth_mlp"), ("randomized", "diffusion-filtered-2x", "smooth_long_diffusion"),
     ("randomized", "regression-filtered-2x", "smooth_long_regression"),
+    ("randomized", "diffusion-final", "final_diffusion"), ("randomized", "regression-final", "final_regression"),
+    ("randomized", "mlp-final", "final_mlp"),
 ]
+# Retrained on the validation subject too once every choice was made (final weights, no checkpoint
+# choice): scored on the test subjects only, their uncertainty calibrated with the predictions of
+# their twin trained without that subject (ship_default.py --calibrate-with).
+TRAINED_ON_VALIDATION = {"final_diffusion": "smooth_long_diffusion", "final_regression": "smooth_long_regression",
+                         "final_mlp": "smooth_mlp"}
 # Scored also as exported (H=3 + mirror) and as the node runs them: the shipped default
 # (adaptation/models/default, benchmarks/ship_default.py --flip) and the two defaults before it.
-DEPLOYED = ("smooth_long_diffusion", "smooth_diffusion", "pose_randomized")
+DEPLOYED = ("final_diffusion", "smooth_long_diffusion", "smooth_diffusion", "pose_randomized")
 
 
 @functools.cache
@@ -95,7 +107,9 @@ def main() -> None:
         if args.runs and run not in args.runs:
             rows += [r for r in previous if Path(r["checkpoint"]).parent.name == run]
             continue
-        path = RUNS / run / "best.pt"
+        if run in TRAINED_ON_VALIDATION and args.part == "val":
+            continue
+        path = RUNS / run / ("final.pt" if run in TRAINED_ON_VALIDATION else "best.pt")
         if not path.is_file():
             print(f"skipping {path}: not trained (benchmarks/train_source_models.sh)")
             continue
@@ -106,10 +120,11 @@ def main() -> None:
         settings = [(1, None, False, "stitched")]      # (H, uncertainty calibration, mirroring, windows)
         if filtered_only:           # controls and lifter mirrored alike: the default's test-time mirroring, like for like
             settings.append((1, None, True, "stitched"))
+        calibrator = checkpoint.load(RUNS / TRAINED_ON_VALIDATION[run] / "best.pt")[0] if run in TRAINED_ON_VALIDATION else model
         if kind.startswith("diffusion") or kind == "mixste":
-            settings.append((3, fit_uncertainty(model, validation, 3, f"{train_rig}_val"), False, "stitched"))
+            settings.append((3, fit_uncertainty(calibrator, validation, 3, f"{train_rig}_val"), False, "stitched"))
         if run in DEPLOYED:
-            shipped = fit_uncertainty(model, validation, 3, f"{train_rig}_val", flip=True)
+            shipped = fit_uncertainty(calibrator, validation, 3, f"{train_rig}_val", flip=True)
             settings += [(3, shipped, True, window) for window in ("stitched", "causal", "centered")]
         settings = [(*setting, filtered_only) for setting in settings]      # + the node's 2D filter
         if not filtered_only:           # the same model behind the node's filter, as deployed

@@ -4,7 +4,10 @@
 
 Fits the per-joint uncertainty on the validation views of the rig it was trained through (never
 on test data), their 2D through the node's filter as the node will feed it, for H = 1 and 3, exports lifter.pt + lifter.onnx (parity checked) + model.json
-with the training budget, and replaces the shipped directory atomically.
+with the training budget, and replaces the shipped directory atomically. A model trained on the
+validation subject too (`train_source_models.sh final-diffusion`) would find its own errors there
+too small: `--calibrate-with` fits the calibration on the predictions of its twin trained without
+that subject (same recipe), whose errors there are those of a subject never seen.
 """
 from __future__ import annotations
 
@@ -34,12 +37,18 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=SOURCE_MODEL_DIR)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--flip", action="store_true", help="test-time mirroring in the exported graph (2x cost)")
+    parser.add_argument("--calibrate-with", type=Path, default=None,
+                        help="checkpoint of the same recipe trained without the validation subject: fit the uncertainty on its predictions")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model, meta = checkpoint.load(args.checkpoint)
     validation = smoothed_views(views(f"{args.rig}_val"))
-    calibrations = [fit_uncertainty(model, validation, h, f"{args.rig}_val (subject hdm_bd, node's 2D filter)", flip=args.flip).to_dict()
-                    for h in (1, 3)]
+    fitted_on = f"{args.rig}_val (subject hdm_bd, node's 2D filter)"
+    calibrator = model
+    if args.calibrate_with is not None:
+        calibrator, _ = checkpoint.load(args.calibrate_with)
+        fitted_on += f", predictions of {args.calibrate_with} (trained without it)"
+    calibrations = [fit_uncertainty(calibrator, validation, h, fitted_on, flip=args.flip).to_dict() for h in (1, 3)]
     history_path = args.checkpoint.parent / "history.json"
     history = json.loads(history_path.read_text()) if history_path.is_file() else {}
     seconds = dict(zip(history.get("val_step", []), history.get("val_seconds", [])))
@@ -60,7 +69,7 @@ def main() -> None:
         raise SystemExit(f"ONNX parity {error:.2e} m is too large; nothing shipped")
     shutil.rmtree(args.out, ignore_errors=True)
     partial.replace(args.out)
-    print(f"shipped {args.checkpoint} (step {meta.get('step')}, validation {meta.get('val_mpjpe_mm'):.1f} mm) -> {args.out}; "
+    print(f"shipped {args.checkpoint} (step {meta.get('step')}, validation MPJPE {meta.get('val_mpjpe_mm')} mm) -> {args.out}; "
           f"ONNX parity {error:.1e} m; uncertainty base {np.mean(calibrations[1]['base_m']) * 1000:.0f} mm, "
           f"gain {calibrations[1]['spread_gain']:.2f} at H=3")
 

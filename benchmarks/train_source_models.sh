@@ -65,6 +65,15 @@ case $job in
     [ $job = level-long-diffusion ] && extra=(--ema_decay 0.999 --steps 24000) || extra=()
     $BIN/train --train_views $LEVEL/randomized_train_level.npz --val_views $LEVEL/randomized_val_level.npz \
       --out_dir runs/${job//-/_} --smooth_2d true --deployed_fraction 0.9 "${POSE[@]}" "${extra[@]}" "$@" ;;
+  final-diffusion|final-regression|final-mlp)   # the filtered-2D default, its twin and the MLP retrained on the training
+    splits randomized_train randomized_val         # AND validation subjects once every choice was made on validation:
+    case ${job#final-} in                           # each at its step count and budget chosen there, final weights
+      diffusion) extra=(--deployed_fraction 0.9 --ema_decay 0.999 "${POSE[@]}" --steps 24000) ;;
+      regression) extra=(--model.objective regression --ema_decay 0.999 "${POSE[@]}" --steps 24000) ;;
+      mlp) extra=("${MLP[@]}" --steps 6000) ;;        # smooth-mlp's best validation step
+    esac
+    $BIN/train --train_views $DATA/randomized_train.npz,$DATA/randomized_val.npz \
+      --out_dir runs/${job//-/_} --smooth_2d true "${extra[@]}" "$@" ;;
   long-studio)                     # the studio model (adaptation source) with the same 2x budget and EMA
     splits studio_train studio_val
     $BIN/train --train_views $DATA/studio_train.npz --val_views $DATA/studio_val.npz \
