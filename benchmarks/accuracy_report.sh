@@ -6,15 +6,17 @@ set -euo pipefail
 cd "$(dirname "$0")"
 PY=../.venv/bin/python
 $PY lifter_accuracy.py --part val
-$PY ship_default.py ../runs/smooth_long_diffusion/best.pt --rig randomized --flip
-# the default before it, as it was exported (test-time mirroring), for the real-video rows
-$PY ship_default.py ../runs/smooth_diffusion/best.pt --rig randomized --flip --out ../runs/smooth_diffusion/shipped
+# the previous default (chosen on validation: smooth-long-diffusion), exported as it was shipped
+$PY ship_default.py ../runs/smooth_long_diffusion/best.pt --rig randomized --flip --out ../runs/smooth_long_diffusion/shipped
+# the default: the same recipe retrained on training + validation subjects (final weights), its
+# uncertainty fitted with the predictions of its twin trained without the validation subject
+$PY ship_default.py ../runs/final_diffusion/final.pt --rig randomized --flip --calibrate-with ../runs/smooth_long_diffusion/best.pt
 $PY lifter_accuracy.py --part test
 for window in causal centered; do     # the node's two window modes
   $PY real_video.py --hypotheses 3 --models default=../adaptation/models/default/lifter.pt \
-      previous-default=../runs/smooth_diffusion/shipped/lifter.pt regression-control-filtered-2x=../runs/smooth_long_regression/best.pt \
-      mlp-control-filtered=../runs/smooth_mlp/best.pt regression-control-filtered=../runs/smooth_regression/best.pt \
-      mlp-control=../runs/randomized_mlp/best.pt --adapt --window $window
+      previous-default=../runs/smooth_long_diffusion/shipped/lifter.pt regression-control-final=../runs/final_regression/final.pt \
+      mlp-control-final=../runs/final_mlp/final.pt regression-control-filtered-2x=../runs/smooth_long_regression/best.pt \
+      mlp-control-filtered=../runs/smooth_mlp/best.pt mlp-control=../runs/randomized_mlp/best.pt --adapt --window $window
 done
 $PY upright_camera.py --part val
 $PY upright_camera.py --part test

@@ -8,7 +8,7 @@ lens, 30 deg down, 4 deg roll) and mild (a tripod close to the studio). Target s
 (hdm_bd) while developing, test (cmu_03, hdm_dg) for the final table; their even mocap sequences
 give 2D for adapting, the odd ones are scored (3D, H=1, K=1). Rows:
   source_only      the studio model as it is
-  randomized       the randomised-camera model (the shipped default), as it is: the competitor
+  randomized       the randomised-camera model (the session-9 default: runs/smooth_long_diffusion), as it is: the competitor
   oracle           the same lifter trained with the target rig's 3D labels (training subjects)
   paper            PoSynDA as published: placement F, teacher pseudo-labels (H=3), LoRA r=4 + output bias,
                    student trained through the deployed sampler (K=1 from pure noise)
@@ -68,7 +68,7 @@ ADAPTED = {                         # AdaptConfig changes; every other setting i
 ROWS = ("source_only", "randomized", "oracle", *ADAPTED)
 LABELS = {
     "source_only": "source-only (studio model)",
-    "randomized": "randomised-camera model (the shipped default, filtered 2D; competitor)",
+    "randomized": "randomised-camera model (the session-9 default, filtered 2D; competitor)",
     "oracle": "oracle (target-rig 3D labels)",
     "paper": "PoSynDA as published (F, pseudo-labels H=3, LoRA + bias, sampler objective)",
     "paper_denoising": "  ... student with the denoising objective instead",

@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/pose_smoothing.py --part val
 
-The shipped default as the node runs it (H=3 + mirroring, one window per frame, 2D through the
+The default of session 9 (the last chosen without the validation subject in its training; exported
+as shipped by accuracy_report.sh) as the node runs it (H=3 + mirroring, one window per frame, 2D through the
 node's 2D filter) on the `part` subjects through the studio, robot, randomised and portrait rigs;
 its root-relative 3D then through a One-Euro filter (adaptation.keypoint_filter.KeypointFilter)
 with every setting of the grid, per window mode (causal: the node's default; centred).
@@ -48,7 +49,7 @@ def scores(poses: list[np.ndarray], truths: list[np.ndarray]) -> tuple[float, fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--part", choices=("val", "test"), default="val")
-    parser.add_argument("--model", default="adaptation/models/default/lifter.pt", help="checkpoint, relative to the repository")
+    parser.add_argument("--model", default="runs/smooth_long_diffusion/shipped/lifter.pt", help="checkpoint, relative to the repository")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

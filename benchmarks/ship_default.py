@@ -26,8 +26,9 @@ from adaptation.keypoint_filter import smoothed_views
 from adaptation.skeleton import NUM_JOINTS
 from splits import views
 
+REPO = Path(__file__).resolve().parents[1]
 # The repository's copy (runtime.DEFAULT_MODEL_DIR is the installed one, which `make setup` links here).
-SOURCE_MODEL_DIR = Path(__file__).resolve().parents[1] / "adaptation" / "models" / "default"
+SOURCE_MODEL_DIR = REPO / "adaptation" / "models" / "default"
 
 
 def main() -> None:
@@ -47,7 +48,7 @@ def main() -> None:
     calibrator = model
     if args.calibrate_with is not None:
         calibrator, _ = checkpoint.load(args.calibrate_with)
-        fitted_on += f", predictions of {args.calibrate_with} (trained without it)"
+        fitted_on += f", predictions of {args.calibrate_with.resolve().relative_to(REPO)} (trained without it)"
     calibrations = [fit_uncertainty(calibrator, validation, h, fitted_on, flip=args.flip).to_dict() for h in (1, 3)]
     history_path = args.checkpoint.parent / "history.json"
     history = json.loads(history_path.read_text()) if history_path.is_file() else {}
