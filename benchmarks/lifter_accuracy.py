@@ -54,7 +54,10 @@ KINDS = {"diffusion": "diffusion lifter, raw 2D (trained on randomised views: an
          "regression-filtered-2x": "same denoiser, deterministic, filtered 2D, 2x steps + EMA",
          "diffusion-final": "the same diffusion lifter, trained on training + validation subjects (the default)",
          "regression-final": "its deterministic twin, trained on training + validation subjects",
-         "mlp-final": "single-frame MLP, filtered 2D, trained on training + validation subjects"}
+         "mlp-final": "single-frame MLP, filtered 2D, trained on training + validation subjects",
+         "diffusion-final-seed": "the default's recipe on training + validation subjects, another seed",
+         "regression-final-seed": "its deterministic twin, another seed",
+         "mlp-final-seed": "the single-frame MLP on training + validation subjects, another seed"}
 MODELS = [  # (trained through rig, kind, run directory under runs/)
     ("randomized", "diffusion", "pose_randomized"), ("randomized", "regression", "pose_regression"),
     ("randomized", "mlp", "randomized_mlp"), ("randomized", "mixste", "randomized_diffusion"),
@@ -66,14 +69,18 @@ MODELS = [  # (trained through rig, kind, run directory under runs/)
     ("randomized", "regression-filtered-2x", "smooth_long_regression"),
     ("randomized", "diffusion-final", "final_diffusion"), ("randomized", "regression-final", "final_regression"),
     ("randomized", "mlp-final", "final_mlp"),
+    ("randomized", "diffusion-final-seed", "final_diffusion_seed1"), ("randomized", "regression-final-seed", "final_regression_seed1"),
+    ("randomized", "mlp-final-seed", "final_mlp_seed1"), ("randomized", "mlp-final-seed", "final_mlp_seed2"),
 ]
 # Retrained on the validation subject too once every choice was made (final weights, no checkpoint
 # choice): scored on the test subjects only, their uncertainty calibrated with the predictions of
 # their twin trained without that subject (ship_default.py --calibrate-with).
 TRAINED_ON_VALIDATION = {"final_diffusion": "smooth_long_diffusion", "final_regression": "smooth_long_regression",
-                         "final_mlp": "smooth_mlp"}
+                         "final_mlp": "smooth_mlp", "final_diffusion_seed1": "smooth_long_diffusion",
+                         "final_regression_seed1": "smooth_long_regression", "final_mlp_seed1": "smooth_mlp",
+                         "final_mlp_seed2": "smooth_mlp"}
 # Scored also as exported (H=3 + mirror) and as the node runs them: the shipped default
-# (adaptation/models/default, benchmarks/ship_default.py --flip) and the two defaults before it.
+# (adaptation/models/default, benchmarks/ship_default.py --flip) and the three defaults before it.
 DEPLOYED = ("final_diffusion", "smooth_long_diffusion", "smooth_diffusion", "pose_randomized")
 
 
