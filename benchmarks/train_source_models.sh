@@ -71,7 +71,8 @@ case $job in
       diffusion) extra=(--deployed_fraction 0.9 --ema_decay 0.999 "${POSE[@]}" --steps 24000) ;;
       regression) extra=(--model.objective regression --ema_decay 0.999 "${POSE[@]}" --steps 24000) ;;
       mlp) extra=("${MLP[@]}" --steps 6000) ;;        # smooth-mlp's best validation step
-    esac
+    esac                                            # seed spread: <job> --seed N --out_dir runs/<run>_seedN
+                                                    # (final_diffusion_seed1, final_regression_seed1, final_mlp_seed1/2)
     $BIN/train --train_views $DATA/randomized_train.npz,$DATA/randomized_val.npz \
       --out_dir runs/${job//-/_} --smooth_2d true "${extra[@]}" "$@" ;;
   long-studio)                     # the studio model (adaptation source) with the same 2x budget and EMA
