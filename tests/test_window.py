@@ -20,6 +20,19 @@ def test_filter_removes_jitter_of_a_still_person_and_follows_a_moving_one():
     assert np.linalg.norm(moving - pose, axis=-1).mean() < 0.03             # lag stays small
 
 
+def test_filter_smooths_root_relative_3d_and_follows_its_settings():
+    """benchmarks/pose_smoothing.py runs the filter on the lifter's 3D with other settings."""
+    rng = np.random.default_rng(1)
+    pose = next(iter(small_mocap(1)["hdm_dg"].values()))[:1]
+    still = np.repeat(pose - pose[:, :1], 60, axis=0)                       # (T, 17, 3), pelvis at 0
+    noisy = still + rng.normal(scale=0.01, size=still.shape)
+
+    def residual(**settings):
+        return np.abs(smooth_sequence(noisy, fps=30.0, **settings)[20:] - still[20:]).mean()
+    assert residual(min_cutoff_hz=1.0, beta=0.0) < 0.5 * np.abs(noisy[20:] - still[20:]).mean()
+    assert residual(min_cutoff_hz=1.0, beta=0.0) < residual(min_cutoff_hz=16.0, beta=0.0)   # a higher cutoff smooths less
+
+
 def test_filter_restarts_when_time_goes_back_and_rejects_bad_settings():
     keypoint_filter = KeypointFilter()
     first = np.zeros((17, 2))
