@@ -24,7 +24,7 @@ from adaptation.camera import from_upright, to_upright
 from adaptation.clips import SequenceArrays, predict_sequence, prepare
 from adaptation.dataset import CameraViews
 from adaptation.diffusion import Sampler
-from adaptation.metrics import acceleration_error, all_metrics
+from adaptation.metrics import all_metrics, sequences_acceleration_error
 from adaptation.skeleton import root_relative
 from adaptation.uncertainty import UncertaintyCalibration, calibration_report, fit, summarize_hypotheses
 
@@ -67,9 +67,7 @@ def predict_views(model: torch.nn.Module, views: CameraViews | list[SequenceArra
 def _scores(predicted: list[np.ndarray], targets: list[np.ndarray]) -> dict:
     """all_metrics over the frames of several sequences + their frame-weighted acceleration error (mm)."""
     scores = all_metrics(np.concatenate(predicted) * 1000, np.concatenate(targets) * 1000)
-    accel = [acceleration_error(p * 1000, t * 1000) for p, t in zip(predicted, targets)]
-    frames = sum(n for _, n in accel)
-    scores["accel_error_mm"] = sum(a * n for a, n in accel) / frames if frames else float("nan")
+    scores["accel_error_mm"] = sequences_acceleration_error([p * 1000 for p in predicted], [t * 1000 for t in targets])
     return scores
 
 

@@ -81,6 +81,13 @@ def acceleration_error(predicted: np.ndarray, target: np.ndarray) -> tuple[float
     return float(np.linalg.norm(acceleration(predicted) - acceleration(target), axis=-1).mean()), len(predicted) - 2
 
 
+def sequences_acceleration_error(predicted: list[np.ndarray], target: list[np.ndarray]) -> float:
+    """acceleration_error over several sequences, each weighted by the frames it averages (nan if none has 3)."""
+    errors = [acceleration_error(p, t) for p, t in zip(predicted, target)]
+    frames = sum(n for _, n in errors)
+    return sum(e * n for e, n in errors) / frames if frames else float("nan")
+
+
 def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman's rank correlation of two equally long 1D arrays (ties broken by order)."""
     ranks_a = np.argsort(np.argsort(a)).astype(np.float64)

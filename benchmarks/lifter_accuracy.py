@@ -9,7 +9,7 @@ denoiser), the same denoiser as a deterministic regressor, the single-frame MLP,
 MixSTE-style (joint-token) lifter, each checkpoint chosen on the validation subject; the three
 first also trained on the node's filtered 2D (`--smooth_2d`), and those once more on the training
 and validation subjects together when every choice had been made (`final-*`: final weights, test
-part only, TRAINED_ON_VALIDATION). Each is scored on the `part`
+part only, HELD_OUT_TWINS). Each is scored on the `part`
 subjects through the studio, robot, randomised and portrait rigs at H=1 (K=1, the deployment
 setting); diffusion lifters also at H=3 with their uncertainty calibrated on the validation views
 of their training rig. The shipped default and the three defaults before it (DEPLOYED) are also scored at
@@ -73,12 +73,15 @@ MODELS = [  # (trained through rig, kind, run directory under runs/)
     ("randomized", "mlp-final-seed", "final_mlp_seed1"), ("randomized", "mlp-final-seed", "final_mlp_seed2"),
 ]
 # Retrained on the validation subject too once every choice was made (final weights, no checkpoint
-# choice): scored on the test subjects only, their uncertainty calibrated with the predictions of
-# their twin trained without that subject (ship_default.py --calibrate-with).
-TRAINED_ON_VALIDATION = {"final_diffusion": "smooth_long_diffusion", "final_regression": "smooth_long_regression",
-                         "final_mlp": "smooth_mlp", "final_diffusion_seed1": "smooth_long_diffusion",
-                         "final_regression_seed1": "smooth_long_regression", "final_mlp_seed1": "smooth_mlp",
-                         "final_mlp_seed2": "smooth_mlp"}
+# choice), any seed (final_<name>_seed<N>): scored on the test subjects only, their uncertainty
+# calibrated with the predictions of their twin trained without that subject (ship_default.py --calibrate-with).
+HELD_OUT_TWINS = {"final_diffusion": "smooth_long_diffusion", "final_regression": "smooth_long_regression",
+                  "final_mlp": "smooth_mlp"}
+
+
+def held_out_twin(run: str) -> str | None:
+    """The run of the same recipe trained without the validation subject, for a run trained with it; else None."""
+    return HELD_OUT_TWINS.get(run.split("_seed")[0])
 # Scored also as exported (H=3 + mirror) and as the node runs them: the shipped default
 # (adaptation/models/default, benchmarks/ship_default.py --flip) and the three defaults before it.
 DEPLOYED = ("final_diffusion", "smooth_long_diffusion", "smooth_diffusion", "pose_randomized")
@@ -114,9 +117,10 @@ def main() -> None:
         if args.runs and run not in args.runs:
             rows += [r for r in previous if Path(r["checkpoint"]).parent.name == run]
             continue
-        if run in TRAINED_ON_VALIDATION and args.part == "val":
+        twin = held_out_twin(run)
+        if twin and args.part == "val":
             continue
-        path = RUNS / run / ("final.pt" if run in TRAINED_ON_VALIDATION else "best.pt")
+        path = RUNS / run / ("final.pt" if twin else "best.pt")
         if not path.is_file():
             print(f"skipping {path}: not trained (benchmarks/train_source_models.sh)")
             continue
@@ -127,8 +131,8 @@ def main() -> None:
         settings = [(1, None, False, "stitched")]      # (H, uncertainty calibration, mirroring, windows)
         if filtered_only:           # controls and lifter mirrored alike: the default's test-time mirroring, like for like
             settings.append((1, None, True, "stitched"))
-        calibrator = checkpoint.load(RUNS / TRAINED_ON_VALIDATION[run] / "best.pt")[0] if run in TRAINED_ON_VALIDATION else model
-        if kind.startswith("diffusion") or kind == "mixste":
+        if kind.startswith("diffusion") or kind == "mixste":       # every DEPLOYED run is one
+            calibrator = checkpoint.load(RUNS / twin / "best.pt")[0] if twin else model
             settings.append((3, fit_uncertainty(calibrator, validation, 3, f"{train_rig}_val"), False, "stitched"))
         if run in DEPLOYED:
             shipped = fit_uncertainty(calibrator, validation, 3, f"{train_rig}_val", flip=True)

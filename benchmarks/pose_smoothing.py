@@ -28,7 +28,7 @@ from adaptation import checkpoint
 from adaptation.clips import prepare
 from adaptation.evaluate import predict_views
 from adaptation.keypoint_filter import smooth_sequence, smoothed_views
-from adaptation.metrics import acceleration_error
+from adaptation.metrics import sequences_acceleration_error
 from splits import views
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,8 +43,7 @@ MIN_ACCEL_CUT = 0.2
 def scores(poses: list[np.ndarray], truths: list[np.ndarray]) -> tuple[float, float]:
     """Frame-weighted MPJPE and acceleration error (mm, mm/frame^2) over sequences (metres in)."""
     errors = np.concatenate([np.linalg.norm(p - t, axis=-1).mean(-1) for p, t in zip(poses, truths)]) * 1000
-    accel = [acceleration_error(p * 1000, t * 1000) for p, t in zip(poses, truths)]
-    return float(errors.mean()), sum(a * n for a, n in accel) / max(1, sum(n for _, n in accel))
+    return float(errors.mean()), sequences_acceleration_error([p * 1000 for p in poses], [t * 1000 for t in truths])
 
 
 def main() -> None:

@@ -44,7 +44,7 @@ from adaptation.dataset import CameraViews, Sequence
 from adaptation.evaluate import predict_views
 from adaptation.floor import PersonScale
 from adaptation.keypoint_filter import smooth_sequence
-from adaptation.metrics import acceleration, acceleration_error, p_mpjpe
+from adaptation.metrics import acceleration, p_mpjpe, sequences_acceleration_error
 from adaptation.mount import ANKLES, CameraMount
 from adaptation.multiview import CalibratedCamera, match_people, read_qca, reprojection_error, triangulate
 from adaptation.plots import draw_skeleton
@@ -319,12 +319,11 @@ def main() -> None:
                 continue
             predicted = [poses[i] * 1000 for i in keep]
             truth = [root_relative(sequences[i].keypoints_3d.astype(np.float64)) * 1000 for i in keep]
-            accel = [acceleration_error(p, t) for p, t in zip(predicted, truth)]
             errors = np.linalg.norm(np.concatenate(predicted) - np.concatenate(truth), axis=-1)     # (frames, J)
             row = {"model": name, "view": view, "frames": int(sum(len(p) for p in predicted)),
                    "mpjpe_mm": float(errors.mean()), "joint_mpjpe_mm": errors.mean(0).round(1).tolist(),
                    "p_mpjpe_mm": p_mpjpe(np.concatenate(predicted), np.concatenate(truth)),
-                   "accel_error_mm": sum(a * n for a, n in accel) / max(1, sum(n for _, n in accel)),
+                   "accel_error_mm": sequences_acceleration_error(predicted, truth),
                    "lean_bias_deg": float(np.mean(torso_lean_deg(np.concatenate(predicted)) - torso_lean_deg(np.concatenate(truth)))),
                    "truth_accel_mm": float(np.mean(np.concatenate([np.linalg.norm(acceleration(t), axis=-1).ravel() for t in truth]))),
                    "pseudo_gt_reprojection_px": float(np.mean([meta[i]["reprojection"] for i in keep]))}
