@@ -75,6 +75,10 @@ case $job in
                                                     # (final_diffusion_seed1, final_regression_seed1, final_mlp_seed1/2)
     $BIN/train --train_views $DATA/randomized_train.npz,$DATA/randomized_val.npz \
       --out_dir runs/${job//-/_} --smooth_2d true "${extra[@]}" "$@" ;;
+  final-level-diffusion)          # the final default's recipe on levelled training AND validation views (the level
+    LEVEL=runs/level_data            # camera for known mounts; benchmarks/level_camera.py prepare makes the views)
+    $BIN/train --train_views $LEVEL/randomized_train_level.npz,$LEVEL/randomized_val_level.npz \
+      --out_dir runs/final_level_diffusion --smooth_2d true --deployed_fraction 0.9 --ema_decay 0.999 "${POSE[@]}" --steps 24000 "$@" ;;
   long-studio)                     # the studio model (adaptation source) with the same 2x budget and EMA
     splits studio_train studio_val
     $BIN/train --train_views $DATA/studio_train.npz --val_views $DATA/studio_val.npz \
