@@ -26,6 +26,7 @@ from adaptation.skeleton import NUM_JOINTS, ROOT
 
 ARCHITECTURES = ("mixste", "pose_tokens", "mlp")
 OBJECTIVES = ("diffusion", "regression")
+LIFTING_CAMERAS = ("upright", "level")
 INPUT_FEATURES = 5            # centred, scaled 2D (2) + pelvis ray (2) + log 2D size (1)
 
 
@@ -42,12 +43,17 @@ class LifterConfig:
     architecture: str = "pose_tokens"   # pose_tokens | mixste (joint tokens) | mlp (the single-frame control)
     objective: str = "diffusion"     # diffusion | regression (deterministic control)
     centre_2d: bool = True           # encode_keypoints; False feeds the raw 2D (benchmarks/normalisation.py)
+    # The camera whose 2D the lifter reads (adaptation.camera): "upright" lifts any camera, turned by its
+    # roll when the mount is known; "level" (also turned by its pitch) needs the camera mount.
+    lifting_camera: str = "upright"
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        if self.lifting_camera not in LIFTING_CAMERAS:
+            raise ValueError(f"lifting_camera must be one of {LIFTING_CAMERAS}, got {self.lifting_camera!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)

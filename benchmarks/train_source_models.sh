@@ -64,7 +64,7 @@ case $job in
     LEVEL=runs/level_data                   # benchmarks/level_camera.py prepare makes them), 12000 steps or 24000 + EMA
     [ $job = level-long-diffusion ] && extra=(--ema_decay 0.999 --steps 24000) || extra=()
     $BIN/train --train_views $LEVEL/randomized_train_level.npz --val_views $LEVEL/randomized_val_level.npz \
-      --out_dir runs/${job//-/_} --smooth_2d true --deployed_fraction 0.9 "${POSE[@]}" "${extra[@]}" "$@" ;;
+      --out_dir runs/${job//-/_} --smooth_2d true --deployed_fraction 0.9 --model.lifting_camera level "${POSE[@]}" "${extra[@]}" "$@" ;;
   final-diffusion|final-regression|final-mlp)   # the filtered-2D default, its twin and the MLP retrained on the training
     splits randomized_train randomized_val         # AND validation subjects once every choice was made on validation:
     case ${job#final-} in                           # each at its step count and budget chosen there, final weights
@@ -78,7 +78,8 @@ case $job in
   final-level-diffusion)          # the final default's recipe on levelled training AND validation views (the level
     LEVEL=runs/level_data            # camera for known mounts; benchmarks/level_camera.py prepare makes the views)
     $BIN/train --train_views $LEVEL/randomized_train_level.npz,$LEVEL/randomized_val_level.npz \
-      --out_dir runs/final_level_diffusion --smooth_2d true --deployed_fraction 0.9 --ema_decay 0.999 "${POSE[@]}" --steps 24000 "$@" ;;
+      --out_dir runs/final_level_diffusion --smooth_2d true --deployed_fraction 0.9 --ema_decay 0.999 --model.lifting_camera level \
+      "${POSE[@]}" --steps 24000 "$@" ;;
   long-studio)                     # the studio model (adaptation source) with the same 2x budget and EMA
     splits studio_train studio_val
     $BIN/train --train_views $DATA/studio_train.npz --val_views $DATA/studio_val.npz \
