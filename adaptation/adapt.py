@@ -4,8 +4,8 @@ camera from target 2D only.
 Each step draws a labelled source batch and an unlabelled target batch. The source 3D is
 re-projected through the target camera at the target people's places (augment.py); when the target
 camera's mount is known (adaptation.mount), the source is world-frame mocap viewed through that
-mount, so it also shows the target's viewpoint; the whole loop then runs in the mounted camera's
-upright twin (adaptation.camera: target 2D turned by the mount's roll), as the node lifts. With
+mount, so it also shows the target's viewpoint; the whole loop then runs in the camera the
+student reads (adaptation.camera: the upright or level twin of the mounted camera), as the node lifts. With
 `pseudo_labels` (off by default, see AdaptConfig), a frozen copy of the current student (the
 teacher) samples H hypotheses per target window; per pose, the hypothesis that best reprojects onto
 the target 2D becomes the pseudo-label (the root comes from the 2D and the intrinsics, never from
@@ -34,7 +34,7 @@ from adaptation.clips import ClipSampler, covering_windows, prepare
 from adaptation.dataset import CameraViews, Sequence
 from adaptation.diffusion import Sampler, sample_hypotheses
 from adaptation.lora import merge_lora, prepare_for_adaptation
-from adaptation.mount import CameraMount
+from adaptation.mount import CameraMount, lifting_rotation_for
 from adaptation.plots import plot_curves
 from adaptation.skeleton import BONES, JOINT_INDEX, ROOT, SYMMETRIC_BONES
 from adaptation.train import lifter_loss, pick_device
@@ -63,7 +63,7 @@ class AdaptConfig:
     # loop ran away within 100-200 steps (poses metres wrong in depth, which reprojection cannot see).
     pseudo_labels: bool = False
     # Mirror half of each batch (source and target alike), as in source training; sound with a mount
-    # because the loop runs in the upright camera, where a mirror image is a camera it could take.
+    # because the loop runs in the upright or level camera, where a mirror image is a camera it could take.
     mirror: bool = True
     deployed_fraction: float = 1.0  # share of each batch trained through the deployed K=1 sampler
     eval_every: int = 50            # steps between criterion evaluations on held-out target 2D
@@ -168,7 +168,7 @@ def adapt(student: torch.nn.Module, source_views: CameraViews, target_views: Cam
     """Adapt `student` (a source lifter, modified in place) to the target camera; returns the merged model
     and a history. Target 3D labels, if any, are dropped before use. With `mount` and `source_mocap`
     (world-frame sequences) the source is viewed through the target mount, and the adapted model reads
-    upright 2D (adaptation.camera.to_upright with the mount's roll) as the node feeds it. `monitor(model)` - for
+    2D turned into the camera it reads (adaptation.camera: upright or level) as the node feeds it. `monitor(model)` - for
     benchmarks only, never used for any choice - is logged at every criterion evaluation.
     Runs under torchrun (DDP) too."""
     if not source_views.labelled:
@@ -181,8 +181,9 @@ def adapt(student: torch.nn.Module, source_views: CameraViews, target_views: Cam
     torch.manual_seed(config.seed + rank)
     frames = student.config.frames
     target_views = target_views.without_labels()
+    rotation = lifting_rotation_for(mount, student.config.lifting_camera)   # refuses a level student without a mount
     if mount is not None:
-        target_views, mount = target_views.turned_upright(mount.roll_deg), mount.upright()
+        target_views, mount = target_views.turned(rotation), mount.turned(student.config.lifting_camera)
     adapt_views, heldout_views = hold_out_for_criterion(target_views)
     source = ClipSampler(prepare(source_views), frames, seed=config.seed + 1000 * rank)
     target = ClipSampler(prepare(adapt_views), frames, seed=config.seed + 1000 * rank + 1)

@@ -8,10 +8,13 @@ f_n = 1, c_n = 0, so projecting a camera-frame point is X / Z. (The method note'
 x_n = 2 x / w - [1, h / w] made a 1080x1920 portrait person look twice as large as a landscape
 one; benchmarks/normalisation.py measures both.) The lifter only ever sees normalised
 coordinates; everything else converts here.
-Upright camera: with a known camera mount the lifter works in the same camera turned about its
-optical axis by the mount's roll, so that the world's up points up the image. For a pinhole
-camera that turn is exact: normalised 2D rotate by the roll, 3D rotate back about z. Training
-cameras never roll, so this takes a rolled camera's view into the training distribution.
+Lifting camera: with a known camera mount the lifter works in the same camera turned about its
+optical centre. The *upright* camera is turned about its optical axis by the mount's roll, so the
+world's up points up the image (training cameras never roll); the *level* camera is also turned by
+the pitch, so its optical axis is horizontal (a lifter trained on levelled views need not guess the
+pitch). For a pinhole camera either turn is exact: normalised 2D go through a homography (for the
+roll alone, a rotation), 3D turn back by the inverse rotation. A model's config names the camera
+it reads (LifterConfig.lifting_camera).
 Functions accept numpy arrays or torch tensors unless their type hints say otherwise.
 """
 from __future__ import annotations
@@ -97,20 +100,50 @@ def lifter_keypoints(pixels: np.ndarray, intrinsics: Intrinsics) -> np.ndarray:
     return normalize_pixels(undistort(pixels.astype(np.float64), intrinsics), intrinsics)
 
 
+LIFTING_CAMERAS = ("upright", "level")
+MAX_LEVEL_PITCH_DEG = 60.0    # beyond this, rays at the image edge point behind the level camera
+
+
+def look_rotation(forward: np.ndarray, up: np.ndarray | tuple = (0.0, 1.0, 0.0)) -> np.ndarray:
+    """Rotation (rows: x right, y down, z forward) to a camera looking along `forward` without roll,
+    from a frame whose up is `up` (world y up by default; a camera's own up for its level twin)."""
+    forward = np.asarray(forward, dtype=np.float64) / np.linalg.norm(forward)
+    right = np.cross(forward, up)
+    right /= np.linalg.norm(right)
+    down = np.cross(forward, right)
+    return np.stack([right, down, forward])
+
+
 def upright_rotation(roll_deg: float) -> np.ndarray:
     """(3, 3) camera frame -> the upright camera of a mount with this roll (a turn about z)."""
     c, s = np.cos(np.radians(roll_deg)), np.sin(np.radians(roll_deg))
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
-def to_upright(keypoints_n: np.ndarray, roll_deg: float) -> np.ndarray:
-    """Normalised 2D (..., 2) of a camera with this roll -> those of its upright camera."""
-    return (keypoints_n @ upright_rotation(roll_deg)[:2, :2].T).astype(keypoints_n.dtype)
+def lifting_rotation(up: np.ndarray, lifting_camera: str) -> np.ndarray:
+    """(3, 3) a camera's frame -> the camera a lifter reads (see the module docstring), given the
+    world's up in the camera's coordinates."""
+    up = np.asarray(up, dtype=np.float64) / np.linalg.norm(up)
+    if lifting_camera == "upright":
+        return upright_rotation(np.degrees(np.arctan2(-up[0], -up[1])))
+    if lifting_camera == "level":
+        pitch = np.degrees(np.arcsin(np.clip(-up[2], -1.0, 1.0)))
+        if abs(pitch) > MAX_LEVEL_PITCH_DEG:
+            raise ValueError(f"the level camera needs a pitch within +-{MAX_LEVEL_PITCH_DEG:.0f} degrees, "
+                             f"this camera's is {pitch:.1f}")
+        return look_rotation(np.array([0.0, 0.0, 1.0]) - up[2] * up, up)
+    raise ValueError(f"lifting_camera must be one of {LIFTING_CAMERAS}, got {lifting_camera!r}")
 
 
-def from_upright(points: np.ndarray, roll_deg: float) -> np.ndarray:
-    """Points (..., 3) in the upright camera's frame -> the (rolled) camera's frame."""
-    return (points @ upright_rotation(roll_deg)).astype(points.dtype)
+def turn_keypoints(keypoints_n: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+    """Normalised 2D (..., 2) of a camera -> as the same camera turned by `rotation` sees them."""
+    rays = np.concatenate([keypoints_n, np.ones_like(keypoints_n[..., :1])], -1) @ np.asarray(rotation, np.float64).T
+    return (rays[..., :2] / rays[..., 2:]).astype(keypoints_n.dtype)
+
+
+def turn_back(points: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+    """Points (..., 3) in the turned camera's frame -> the camera's own frame."""
+    return (points @ np.asarray(rotation, np.float64)).astype(points.dtype)
 
 
 def project(points, f, c):

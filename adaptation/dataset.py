@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from adaptation.camera import Intrinsics, lifter_keypoints, pixels_from_normalized, to_upright, upright_rotation
+from adaptation.camera import Intrinsics, lifter_keypoints, pixels_from_normalized, turn_keypoints
 from adaptation.skeleton import LAYOUT, NUM_JOINTS, check_joints
 
 FORMAT = "posynda-views/1"
@@ -64,14 +64,14 @@ class CameraViews:
     def without_labels(self) -> "CameraViews":
         return CameraViews([Sequence(s.name, s.keypoints_2d, s.confidence, s.intrinsics, s.fps) for s in self.sequences])
 
-    def turned_upright(self, roll_deg: float) -> "CameraViews":
-        """The same views from each camera's upright twin (adaptation.camera, a turn by `roll_deg`
-        about the optical axis): 2D in the pixels of that camera without distortion, 3D labels turned alike."""
+    def turned(self, rotation: np.ndarray) -> "CameraViews":
+        """The same views from each camera turned about its centre by `rotation` (adaptation.camera: the
+        upright or level camera): 2D in the pixels of that camera without distortion, 3D labels turned alike."""
         out = []
         for s in self.sequences:
             ideal = replace(s.intrinsics, distortion=(0.0,) * 5)
-            keypoints = pixels_from_normalized(to_upright(lifter_keypoints(s.keypoints_2d, s.intrinsics), roll_deg), ideal)
-            labels = None if s.keypoints_3d is None else s.keypoints_3d @ upright_rotation(roll_deg).T
+            keypoints = pixels_from_normalized(turn_keypoints(lifter_keypoints(s.keypoints_2d, s.intrinsics), rotation), ideal)
+            labels = None if s.keypoints_3d is None else s.keypoints_3d @ rotation.T
             out.append(Sequence(s.name, keypoints.astype(np.float32), s.confidence, ideal, s.fps,
                                 None if labels is None else labels.astype(np.float32)))
         return CameraViews(out)

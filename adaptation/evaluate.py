@@ -20,11 +20,12 @@ import numpy as np
 import torch
 
 from adaptation import checkpoint
-from adaptation.camera import from_upright, to_upright
+from adaptation.camera import turn_back, turn_keypoints
 from adaptation.clips import SequenceArrays, predict_sequence, prepare
 from adaptation.dataset import CameraViews
 from adaptation.diffusion import Sampler
 from adaptation.metrics import all_metrics, sequences_acceleration_error
+from adaptation.mount import CameraMount, lifting_rotation_for
 from adaptation.skeleton import root_relative
 from adaptation.uncertainty import UncertaintyCalibration, calibration_report, fit, summarize_hypotheses
 
@@ -37,9 +38,11 @@ class Prediction:
 
 def predict_views(model: torch.nn.Module, views: CameraViews | list[SequenceArrays], hypotheses: int = 1, k: int = 1,
                   flip: bool = False, seed: int = 0, window: str = "stitched", aggregation: str = "mean",
-                  roll_deg: float = 0.0) -> list[Prediction]:
-    """Predictions for every sequence; `views` may be already prepared (adaptation.clips.prepare).
-    With a camera mount's `roll_deg`, lifted in its upright camera as the node does (adaptation.camera).
+                  mount: CameraMount | list[CameraMount] | None = None) -> list[Prediction]:
+    """Predictions for every sequence, in its camera's frame; `views` may be already prepared
+    (adaptation.clips.prepare). With the camera `mount` (one for all sequences, or one each), lifted in
+    the camera the model reads (adaptation.camera: upright or level) as the node does; a level model
+    needs the mount.
     As in the node, each sequence (a track) keeps one draw of starting noise for all its windows;
     window: 'causal' or 'centered' (one window per frame, as the node's window_mode) or 'stitched';
     aggregation of the H hypotheses: adaptation.uncertainty.summarize_hypotheses."""
@@ -48,6 +51,8 @@ def predict_views(model: torch.nn.Module, views: CameraViews | list[SequenceArra
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
     frames = model.config.frames
+    mounts = mount if isinstance(mount, list) else [mount] * len(sequences)
+    rotations = [lifting_rotation_for(m, model.config.lifting_camera) for m in mounts]
 
     @torch.no_grad()
     def predict(windows: np.ndarray, noise: torch.Tensor) -> np.ndarray:
@@ -57,10 +62,10 @@ def predict_views(model: torch.nn.Module, views: CameraViews | list[SequenceArra
         return np.concatenate([pose, spread[..., None]], axis=-1)
 
     out = []
-    for s in sequences:
+    for s, rotation in zip(sequences, rotations, strict=True):
         noise = torch.randn(hypotheses, frames, s.keypoints_2d.shape[1], 3, generator=generator, device=device)
-        stitched = predict_sequence(lambda w: predict(w, noise), to_upright(s.keypoints_2d, roll_deg), frames, window=window)
-        out.append(Prediction(from_upright(root_relative(stitched[..., :3]), roll_deg), stitched[..., 3]))
+        stitched = predict_sequence(lambda w: predict(w, noise), turn_keypoints(s.keypoints_2d, rotation), frames, window=window)
+        out.append(Prediction(turn_back(root_relative(stitched[..., :3]), rotation), stitched[..., 3]))
     return out
 
 
@@ -73,15 +78,15 @@ def _scores(predicted: list[np.ndarray], targets: list[np.ndarray]) -> dict:
 
 def evaluate(model: torch.nn.Module, views: CameraViews, hypotheses: int = 1, k: int = 1, flip: bool = False,
              seed: int = 0, calibration: UncertaintyCalibration | None = None, aggregation: str = "mean",
-             window: str = "stitched", roll_deg: float = 0.0) -> dict:
+             window: str = "stitched", mount: CameraMount | None = None) -> dict:
     """Overall, in-view, truncated and per-sequence metrics (mm) of `model` on labelled `views`;
     with a calibration or H > 1 also the uncertainty report ('uncertainty', raw spread if uncalibrated).
-    window, roll_deg: see predict_views ('causal' is what the node does by default)."""
+    window, mount: see predict_views ('causal' is what the node does by default)."""
     if not views.labelled:
         raise ValueError("evaluation needs 3D labels (keypoints_3d) in every sequence")
     sequences = prepare(views)
     predictions = predict_views(model, sequences, hypotheses=hypotheses, k=k, flip=flip, seed=seed, aggregation=aggregation,
-                                window=window, roll_deg=roll_deg)
+                                window=window, mount=mount)
     poses = [p.pose for p in predictions]
     targets = [s.pose_3d for s in sequences]
     in_view = np.concatenate([s.intrinsics.in_view(s.intrinsics.pixels_of(s.keypoints_3d)) for s in views.sequences])
@@ -103,10 +108,10 @@ def evaluate(model: torch.nn.Module, views: CameraViews, hypotheses: int = 1, k:
 
 
 def fit_uncertainty(model: torch.nn.Module, views: CameraViews, hypotheses: int, name: str = "",
-                    aggregation: str = "mean", flip: bool = False) -> UncertaintyCalibration:
+                    aggregation: str = "mean", flip: bool = False, mount: CameraMount | None = None) -> UncertaintyCalibration:
     """Fit the per-joint uncertainty calibration of `model` at H hypotheses on labelled (validation) views."""
     sequences = prepare(views)
-    predictions = predict_views(model, sequences, hypotheses=hypotheses, aggregation=aggregation, flip=flip)
+    predictions = predict_views(model, sequences, hypotheses=hypotheses, aggregation=aggregation, flip=flip, mount=mount)
     error = np.concatenate([np.linalg.norm(p.pose - s.pose_3d, axis=-1) for p, s in zip(predictions, sequences)])
     return fit(np.concatenate([p.spread for p in predictions]), error, hypotheses, fitted_on=name)
 

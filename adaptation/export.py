@@ -123,11 +123,13 @@ def build_engine(onnx_path: str | os.PathLike, precision: str = "fp16", max_batc
 
 
 def export_model_dir(model: torch.nn.Module, out_dir: str | os.PathLike, k: int = 1, flip: bool = False, **card) -> Path:
-    """A model directory: lifter.pt (checkpoint), lifter.onnx and model.json (the card, with K and flip)."""
+    """A model directory: lifter.pt (checkpoint), lifter.onnx and model.json (the card, with K and flip).
+    The model id is the directory's name (its final name when written as '<name>.partial') + a weight hash."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     checkpoint.save(out / "lifter.pt", model, **card)
-    model_id = card.get("model_id") or f"{out.name}-{hashlib.sha256((out / 'lifter.pt').read_bytes()).hexdigest()[:8]}"
+    name = out.name.removesuffix(".partial")
+    model_id = card.get("model_id") or f"{name}-{hashlib.sha256((out / 'lifter.pt').read_bytes()).hexdigest()[:8]}"
     export_onnx(model, out / "lifter.onnx", k=k, model_id=model_id, flip=flip)
     card = checkpoint.json_safe({**card, "model_id": model_id, "ddim_steps": k, "flip": flip, "config": model.config.to_dict(), "layout": LAYOUT})
     partial = out / "model.json.partial"

@@ -22,11 +22,11 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from adaptation.camera import LIFTING_CAMERAS
 from adaptation.skeleton import NUM_JOINTS, ROOT
 
 ARCHITECTURES = ("mixste", "pose_tokens", "mlp")
 OBJECTIVES = ("diffusion", "regression")
-LIFTING_CAMERAS = ("upright", "level")
 INPUT_FEATURES = 5            # centred, scaled 2D (2) + pelvis ray (2) + log 2D size (1)
 
 

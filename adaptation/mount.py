@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from adaptation.camera import lifting_rotation, look_rotation
 from adaptation.skeleton import JOINT_INDEX
 
 # Measured on the bundled mocap (all 5 subjects, median over frames): head joint above the mean
@@ -36,14 +37,15 @@ HEAD = JOINT_INDEX["head"]
 OPTICAL_IN_LINK = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
 
 
-def look_rotation(forward: np.ndarray, up: np.ndarray | tuple = (0.0, 1.0, 0.0)) -> np.ndarray:
-    """Rotation (rows: x right, y down, z forward) to a camera looking along `forward` without roll,
-    from a frame whose up is `up` (world y up by default; a camera's own up for its level twin)."""
-    forward = np.asarray(forward, dtype=np.float64) / np.linalg.norm(forward)
-    right = np.cross(forward, up)
-    right /= np.linalg.norm(right)
-    down = np.cross(forward, right)
-    return np.stack([right, down, forward])
+def lifting_rotation_for(mount: "CameraMount | None", lifting_camera: str) -> np.ndarray:
+    """(3, 3) into the camera a lifter reads; without a mount the camera as it is, which a level lifter
+    cannot read."""
+    if mount is not None:
+        return mount.lifting_rotation(lifting_camera)
+    if lifting_camera == "level":
+        raise ValueError("this lifter reads the level camera and needs the camera mount (height, pitch, roll): "
+                         "give one (adapt --mount, the node's camera_mount parameter, /tf_static) or use an upright-camera model")
+    return np.eye(3)
 
 
 def pitch_and_roll_deg(up: np.ndarray) -> tuple[float, float]:
@@ -93,9 +95,13 @@ class CameraMount:
         c, s = math.cos(math.radians(self.roll_deg)), math.sin(math.radians(self.roll_deg))
         return np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]]) @ look_rotation(forward)
 
-    def upright(self) -> "CameraMount":
-        """This mount without its roll: the camera the lifter works in (adaptation.camera.to_upright)."""
-        return replace(self, roll_deg=0.0)
+    def lifting_rotation(self, lifting_camera: str) -> np.ndarray:
+        """(3, 3) this camera's frame -> the camera a lifter reads (adaptation.camera)."""
+        return lifting_rotation(self.up_in_camera(), lifting_camera)
+
+    def turned(self, lifting_camera: str) -> "CameraMount":
+        """The mount of that camera: no roll, and for the level camera no pitch."""
+        return replace(self, roll_deg=0.0, pitch_deg=0.0 if lifting_camera == "level" else self.pitch_deg)
 
     def up_in_camera(self) -> np.ndarray:
         """The world's up direction in camera coordinates."""

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from adaptation.camera import LIFTING_CAMERAS
 from adaptation.mount import CameraMount
 from adaptation.skeleton import LAYOUT, NUM_JOINTS
 from adaptation.uncertainty import UncertaintyCalibration
@@ -57,6 +58,7 @@ class Backend:
         self.timings = Timings()
         self.uncertainty: list[UncertaintyCalibration] = []      # from model.json (one per H), set by open_backend
         self.camera_mount: CameraMount | None = None             # the mount a model was adapted for (model.json)
+        self.lifting_camera = "upright"                           # the camera the model reads (model.json config)
 
     def lift(self, keypoints_2d: np.ndarray, noise: np.ndarray | None = None) -> np.ndarray:
         """(N, F, J, 2) normalised 2D windows and their starting noise (fresh when None) -> (N, F, J, 3)."""
@@ -201,6 +203,9 @@ def open_backend(model_dir: str | Path | None = None, preference: str = "auto", 
         mount = CameraMount(*(float(entry[k]) for k in ("height_m", "pitch_deg", "roll_deg")), "model.json") if entry else None
     except (TypeError, KeyError, ValueError) as error:
         raise ModelError(f"{model_dir / 'model.json'}: bad 'camera_mount' entry ({error})") from error
+    lifting_camera = card["config"].get("lifting_camera", "upright")     # models exported before it existed: upright
+    if lifting_camera not in LIFTING_CAMERAS:
+        raise ModelError(f"{model_dir / 'model.json'}: lifting_camera must be one of {LIFTING_CAMERAS}, got {lifting_camera!r}")
     candidates = PREFERENCE if preference == "auto" else (preference,)
     failures = []
     for name in candidates:
@@ -213,7 +218,7 @@ def open_backend(model_dir: str | Path | None = None, preference: str = "auto", 
                 backend = OnnxRuntimeBackend(onnx_path, frames, model_id, cuda=name.endswith("cuda"), threads=threads)
             else:
                 backend = TorchBackend(pt_path, k, model_id, flip=bool(card.get("flip", False)))
-            backend.uncertainty, backend.camera_mount = uncertainty, mount
+            backend.uncertainty, backend.camera_mount, backend.lifting_camera = uncertainty, mount, lifting_camera
             return backend
         except ModelError:
             raise

@@ -17,7 +17,8 @@ import yaml
 
 from adaptation.camera import Intrinsics
 from adaptation.dataset import CameraViews, Sequence
-from adaptation.mount import CameraMount, look_rotation
+from adaptation.camera import look_rotation
+from adaptation.mount import CameraMount
 from adaptation.skeleton import NUM_JOINTS, ROOT, check_joints
 
 RIGS_DIR = Path(__file__).with_name("rigs")

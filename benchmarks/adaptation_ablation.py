@@ -105,7 +105,7 @@ def run(rig: str, row: str, seed: int, part: str, config: dict, out_dir: Path) -
         elif row == "mount_estimated":
             mount = estimate([s.keypoints_2d for s in prepare(adapt_views)])
         settings = AdaptConfig(**{**config, **ADAPTED[row], "seed": seed, "device": "cpu"})
-        monitored = score_views.turned_upright(mount.roll_deg) if mount else score_views    # the frame adapt works in
+        monitored = score_views.turned(mount.lifting_rotation(model.config.lifting_camera)) if mount else score_views  # adapt's frame
         monitor_batch = covering_windows(prepare(monitored), model.config.frames)
         mocap = load_mocap(BUNDLED_MOCAP)
         source_mocap = [seq for subject in SUBJECTS["train"] for seq in mocap[subject].values()]
@@ -114,7 +114,7 @@ def run(rig: str, row: str, seed: int, part: str, config: dict, out_dir: Path) -
         record.update(adapt_config=dataclasses.asdict(settings), history=history,
                       mount=mount.to_dict() if mount else None)
     record["adapt_wall_s"] = round(time.time() - started, 1)
-    scores = evaluate(model, score_views, hypotheses=1, k=1, roll_deg=mount.roll_deg if mount else 0.0)["overall"]
+    scores = evaluate(model, score_views, hypotheses=1, k=1, mount=mount)["overall"]
     record["scores"] = {k: round(v, 2) for k, v in scores.items()}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{rig}_{row}_seed{seed}.json").write_text(json.dumps(record, indent=1))

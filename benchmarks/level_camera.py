@@ -5,14 +5,15 @@
     .venv/bin/python benchmarks/level_camera.py evaluate --part val \
         --level runs/level_diffusion/best.pt --camera runs/smooth_diffusion/best.pt
 
-The level camera is the camera turned about its optical centre until its optical axis is horizontal
-and the world's up points straight up the image (pitch and roll both 0). Like the upright camera
-(adaptation/camera.py, roll only), the turn is exact for a pinhole: a homography of the normalised
-2D, a rotation of the 3D. A lifter trained on levelled views never has to guess the camera's pitch
-from the 2D; the node would need the mount to use it. The rendered views do not store their camera's
+The level camera (adaptation/camera.py) is the camera turned about its optical centre until its
+optical axis is horizontal and the world's up points straight up the image (pitch and roll both 0):
+a homography of the normalised 2D, a rotation of the 3D. A lifter trained on levelled views
+(LifterConfig.lifting_camera "level") never has to guess the camera's pitch from the 2D; it needs
+the mount. The rendered views do not store their camera's
 rotation, so `prepare` recovers it from the bundled mocap (Kabsch: exact for rendered labels).
-`evaluate` scores the level model (its views levelled with the true up direction) beside a
-camera-frame model of the same recipe lifted in the upright camera (the product today), H=1 +
+`evaluate` scores level models (`--level`: their views levelled with the true up direction; a
+checkpoint trained before LifterConfig.lifting_camera existed is marked level here) beside
+camera-frame models lifted in the upright camera (`--camera`), H=1 +
 mirroring, 2D through the node's filter, on the `part` subjects through the randomised rig and the
 mounted rigs; and on the Pose2Sim real video (benchmarks/real_video.py: H=3, causal windows, sized
 from the floor with each view's mount; not adapted, as `adapt` knows only the upright camera).
@@ -29,14 +30,14 @@ import numpy as np
 import torch
 
 from adaptation import checkpoint
-from adaptation.camera import lifter_keypoints, pixels_from_normalized, solve_root, upright_rotation
+from adaptation.camera import lifter_keypoints, lifting_rotation, pixels_from_normalized, solve_root, turn_keypoints
 from adaptation.clips import SequenceArrays, prepare
 from adaptation.dataset import CameraViews, Sequence
 from adaptation.evaluate import predict_views
 from adaptation.floor import PersonScale
 from adaptation.keypoint_filter import smoothed_views
 from adaptation.metrics import p_mpjpe
-from adaptation.mount import CameraMount, look_rotation, pitch_and_roll_deg
+from adaptation.mount import CameraMount, pitch_and_roll_deg
 from adaptation.views import BUNDLED_MOCAP, Rig, load_mocap
 from splits import SUBJECTS, views
 
@@ -44,18 +45,6 @@ REPO = Path(__file__).resolve().parents[1]
 LEVEL_DATA = REPO / "runs" / "level_data"
 RESULTS = Path(__file__).with_name("results")
 MOUNTED_RIGS = ("head_camera", "low_robot", "mild", "crooked_webcam", "tilted_tripod")
-
-
-def level_rotation(up: np.ndarray) -> np.ndarray:
-    """(3, 3) camera frame -> its level twin (same centre, z horizontal, y along the world's down)."""
-    up = up / np.linalg.norm(up)
-    return look_rotation(np.array([0.0, 0.0, 1.0]) - up[2] * up, up)
-
-
-def turn(keypoints_n: np.ndarray, rotation: np.ndarray) -> np.ndarray:
-    """Normalised 2D (..., 2) seen by the camera -> as its turned twin sees them (a homography)."""
-    rays = np.concatenate([keypoints_n, np.ones_like(keypoints_n[..., :1])], -1) @ rotation.T
-    return rays[..., :2] / rays[..., 2:]
 
 
 def camera_up(rendered: Sequence, mocap: dict) -> np.ndarray:
@@ -77,8 +66,8 @@ def prepare_level_views() -> None:
         ups = np.array([camera_up(s, mocap) for s in rendered.sequences])
         levelled = []
         for s, up in zip(rendered.sequences, ups):
-            rotation, ideal = level_rotation(up), s.intrinsics       # rendered cameras have no distortion
-            pixels = pixels_from_normalized(turn(lifter_keypoints(s.keypoints_2d, ideal), rotation), ideal)
+            rotation, ideal = lifting_rotation(up, "level"), s.intrinsics       # rendered cameras have no distortion
+            pixels = pixels_from_normalized(turn_keypoints(lifter_keypoints(s.keypoints_2d, ideal), rotation), ideal)
             levelled.append(Sequence(s.name, pixels.astype(np.float32), s.confidence, ideal, s.fps,
                                      (s.keypoints_3d @ rotation.T).astype(np.float32)))
         CameraViews(levelled).save(LEVEL_DATA / f"randomized_{part}_level.npz")
@@ -89,11 +78,9 @@ def prepare_level_views() -> None:
               f"apparent roll up to {roll.max():.1f} deg)")
 
 
-def lift(model, sequences: list[SequenceArrays], rotations: list[np.ndarray], flip: bool, **kwargs) -> list[np.ndarray]:
-    """Root-relative 3D in each camera's frame, lifted in the turned cameras."""
-    turned = [SequenceArrays(turn(s.keypoints_2d.astype(np.float64), r).astype(np.float32), s.confidence, s.camera,
-                             s.pose_3d, s.root_3d) for s, r in zip(sequences, rotations)]
-    return [p.pose.astype(np.float64) @ r for p, r in zip(predict_views(model, turned, flip=flip, **kwargs), rotations)]
+def lift(model, sequences: list[SequenceArrays], mounts: list[CameraMount], **kwargs) -> list[np.ndarray]:
+    """Root-relative 3D in each camera's frame, lifted in the camera the model reads (each sequence's mount)."""
+    return [p.pose.astype(np.float64) for p in predict_views(model, sequences, mount=mounts, flip=True, **kwargs)]
 
 
 def synthetic_rows(part: str, models: dict) -> list[dict]:
@@ -101,15 +88,14 @@ def synthetic_rows(part: str, models: dict) -> list[dict]:
     for rig in ("randomized", *MOUNTED_RIGS):
         sequences = prepare(smoothed_views(views(f"{rig}_{part}")))
         if rig == "randomized":
-            ups = list(np.load(LEVEL_DATA / f"randomized_{part}_ups.npy"))
+            mounts = [CameraMount.from_up(up, 1.0, "rig") for up in np.load(LEVEL_DATA / f"randomized_{part}_ups.npy")]
         else:
             spec = Rig.load(rig)
-            ups = [CameraMount(1.0, spec.pitch_deg, spec.roll_deg).up_in_camera()] * len(sequences)
+            mounts = [CameraMount(1.0, spec.pitch_deg, spec.roll_deg, "rig")] * len(sequences)
         truth = np.concatenate([s.pose_3d for s in sequences]) * 1000.0
-        for name, (model, frame) in models.items():
-            rotations = [level_rotation(u) if frame == "level" else upright_rotation(pitch_and_roll_deg(u)[1]) for u in ups]
-            poses = np.concatenate(lift(model, sequences, rotations, flip=True)) * 1000
-            rows.append({"part": part, "rig": rig, "model": name, "frame": frame,
+        for name, model in models.items():
+            poses = np.concatenate(lift(model, sequences, mounts)) * 1000
+            rows.append({"part": part, "rig": rig, "model": name, "frame": model.config.lifting_camera,
                          "mpjpe_mm": round(float(np.linalg.norm(poses - truth, axis=-1).mean()), 2),
                          "p_mpjpe_mm": round(p_mpjpe(poses, truth), 2)})
             print(rows[-1], flush=True)
@@ -123,12 +109,10 @@ def real_video_rows(models: dict) -> list[dict]:
     prepared = prepare(CameraViews(sequences))
     mounts = {c.name: real_video.camera_mount(c) for c in truth["cameras"]}
     rows = []
-    for name, (model, frame) in models.items():
+    for name, model in models.items():
         for view in truth["views"] + ["all"]:
             keep = [i for i, m in enumerate(meta) if view in ("all", m["view"])]
-            rotations = [level_rotation(mounts[meta[i]["view"]].up_in_camera()) if frame == "level" else
-                         upright_rotation(mounts[meta[i]["view"]].roll_deg) for i in keep]
-            poses = lift(model, [prepared[i] for i in keep], rotations, flip=True, hypotheses=3, window="causal")
+            poses = lift(model, [prepared[i] for i in keep], [mounts[meta[i]["view"]] for i in keep], hypotheses=3, window="causal")
             predicted, targets = [], []
             for i, pose in zip(keep, poses):
                 s = prepared[i]
@@ -139,7 +123,7 @@ def real_video_rows(models: dict) -> list[dict]:
                 predicted.append(pose * size[:, None, None] * 1000)
                 targets.append(s.pose_3d * 1000.0)
             p, t = np.concatenate(predicted), np.concatenate(targets)
-            rows.append({"part": "real video", "rig": view, "model": name, "frame": frame,
+            rows.append({"part": "real video", "rig": view, "model": name, "frame": model.config.lifting_camera,
                          "mpjpe_mm": round(float(np.linalg.norm(p - t, axis=-1).mean()), 2), "p_mpjpe_mm": round(p_mpjpe(p, t), 2),
                          "lean_bias_deg": round(float(np.mean(real_video.torso_lean_deg(p) - real_video.torso_lean_deg(t))), 2)})
             print(rows[-1], flush=True)
@@ -158,15 +142,19 @@ def main() -> None:
     if args.command == "prepare":
         prepare_level_views()
         return
-    models = {name: (checkpoint.load(REPO / path)[0], frame)
-              for frame, specs in (("level", args.level), ("upright", args.camera)) for name, path in (s.split("=", 1) for s in specs)}
+    models = {}
+    for frame, specs in (("level", args.level), ("upright", args.camera)):
+        for name, path in (s.split("=", 1) for s in specs):
+            models[name] = checkpoint.load(REPO / path)[0]
+            models[name].config.lifting_camera = frame
+
     rows = synthetic_rows(args.part, models) + (real_video_rows(models) if args.part == "val" else [])
     machine = f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}"
     stem = f"level_camera_{args.part}"
     (RESULTS / f"{stem}.json").write_text(json.dumps({"machine": machine, "level": args.level, "camera": args.camera, "rows": rows}, indent=1))
     names = list(models)
     places = list(dict.fromkeys((r["part"], r["rig"]) for r in rows))
-    lines = ["| data | " + " | ".join(f"{n} ({models[n][1]} camera)" for n in names) + " |", "|---" * (len(names) + 1) + "|"]
+    lines = ["| data | " + " | ".join(f"{n} ({models[n].config.lifting_camera} camera)" for n in names) + " |", "|---" * (len(names) + 1) + "|"]
     for part, rig in places:
         cells = []
         for n in names:

@@ -16,8 +16,9 @@ synchronised, calibrated 1088x1920 views at 60 fps, 100 frames, several people.
 Pelvis depth: the lifter's root placed from its 3D, the 2D and the intrinsics (camera.solve_root).
 4. Each model is scored twice: as it comes (no camera mount: the size it learned), and with the
    camera mount as the node uses one (the mount as a robot reads it from /tf_static, height above
-   the floor, pitch and roll, from the calibration): lifted in the camera's upright twin
-   (adaptation.camera.to_upright) and sized from the floor (adaptation.floor).
+   the floor, pitch and roll, from the calibration): lifted in the camera's upright (or, for a level
+   model, level) twin (adaptation.camera) and sized from the floor (adaptation.floor). A level model
+   runs only with the mount.
 5. With --adapt, each model is also adapted to each camera by the product's `adapt` (PoSynDA, its
    defaults): that mount and that view's own unlabelled 2D (every detection, linked into tracks by
    the node's tracker); never the triangulated 3D. Adapted models are cached. An adapted model
@@ -59,7 +60,7 @@ RESULTS = Path(__file__).with_name("results")
 CACHE = Path(__file__).with_name(".cache") / "real_video_detections.npz"
 ADAPTED = CACHE.with_name("real_video_adapted")
 REPO = Path(__file__).resolve().parents[1]
-ADAPT_CODE = [REPO / "adaptation" / n for n in ("adapt.py", "augment.py", "camera.py", "dataset.py")] + [
+ADAPT_CODE = [REPO / "adaptation" / n for n in ("adapt.py", "augment.py", "camera.py", "dataset.py", "mount.py")] + [
     REPO / "posynda_ros" / "adapt_cli.py"]
 FPS = 60.0
 MAX_REPROJECTION_PX = 50.0      # a match across views (people are ~1000 px tall here)
@@ -341,27 +342,27 @@ def main() -> None:
     def lift(path: str | Path, keep: list[int], with_mount: bool) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """Root-relative poses and roots (camera frame) of the sequences `keep`, lifted by the model at
         `path` as it is deployed (test-time mirroring when its model.json says so); with_mount: as the
-        node with a camera mount, in each view's upright camera (adaptation.camera.to_upright)."""
+        node with a camera mount, in the camera the model reads (adaptation.camera: upright or level)."""
         model, _ = checkpoint.load(path)
         card = Path(path).with_name("model.json")
         flip = bool(json.loads(card.read_text()).get("flip", False)) if card.is_file() else False
         out = {}
         for view in ground_truth["views"]:
             group = [i for i in keep if meta[i]["view"] == view]
-            roll = mounts[view].roll_deg if with_mount else 0.0
             predicted = predict_views(model, [prepared[i] for i in group], hypotheses=args.hypotheses, window=args.window,
-                                      flip=flip, roll_deg=roll)
+                                      flip=flip, mount=mounts[view] if with_mount else None)
             for i, p in zip(group, predicted):
                 s = prepared[i]
                 out[i] = (p.pose.astype(np.float64), solve_root(p.pose.astype(np.float64), s.keypoints_2d.astype(np.float64),
                                                                s.camera[None, :2], s.camera[None, 2:], np.clip(s.confidence, 1e-3, 1.0)))
         return out
 
-    def add_rows(name: str, lifted: dict[int, tuple[np.ndarray, np.ndarray]],
+    def add_rows(name: str, lifted: dict[int, tuple[np.ndarray, np.ndarray]] | None,
                  mounted: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
-        """Score poses lifted without a mount as they are, and poses lifted with each view's mount sized
-        from the floor, frame by frame along each run as the node does (adaptation.floor.PersonScale)."""
-        for label, floor in ((name, False), (f"{name}, with the camera mount", True)):
+        """Score poses lifted without a mount as they are (None: a level model, which needs the mount), and
+        poses lifted with each view's mount sized from the floor, frame by frame along each run as the
+        node does (adaptation.floor.PersonScale)."""
+        for label, floor in ((name, False), (f"{name}, with the camera mount", True))[lifted is None:]:
             poses, depth_error = [], []
             for i in range(len(sequences)):
                 pose, root = (mounted if floor else lifted)[i]
@@ -379,7 +380,8 @@ def main() -> None:
     predictions = {}
     everything = list(range(len(sequences)))
     for name, path in models.items():
-        add_rows(name, lift(path, everything, False), lift(path, everything, True))
+        level = checkpoint.load(path)[0].config.lifting_camera == "level"
+        add_rows(name, None if level else lift(path, everything, False), lift(path, everything, True))
         if args.adapt:
             adapted = {}
             cache = ADAPTED / f"{name}-{content_hash([Path(path), *ADAPT_CODE])}"

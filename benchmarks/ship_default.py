@@ -7,7 +7,10 @@ on test data), their 2D through the node's filter as the node will feed it, for 
 with the training budget, and replaces the shipped directory atomically. A model trained on the
 validation subject too (`train_source_models.sh final-diffusion`) would find its own errors there
 too small: `--calibrate-with` fits the calibration on the predictions of its twin trained without
-that subject (same recipe), whose errors there are those of a subject never seen.
+that subject (same recipe), whose errors there are those of a subject never seen. A level-camera
+model (LifterConfig.lifting_camera) is calibrated on levelled validation views (`--calibration-views
+runs/level_data/randomized_val_level.npz`, from benchmarks/level_camera.py prepare) and shipped beside
+the default (`--out adaptation/models/level`).
 """
 from __future__ import annotations
 
@@ -20,9 +23,11 @@ import numpy as np
 import torch
 
 from adaptation import checkpoint
+from adaptation.dataset import CameraViews
 from adaptation.evaluate import fit_uncertainty
 from adaptation.export import export_model_dir, onnx_parity
 from adaptation.keypoint_filter import smoothed_views
+from adaptation.mount import CameraMount
 from adaptation.skeleton import NUM_JOINTS
 from splits import views
 
@@ -38,18 +43,26 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=SOURCE_MODEL_DIR)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--flip", action="store_true", help="test-time mirroring in the exported graph (2x cost)")
+    parser.add_argument("--calibration-views", type=Path, default=None,
+                        help="validation views to calibrate on (.npz; default: the rig's <rig>_val views)")
     parser.add_argument("--calibrate-with", type=Path, default=None,
                         help="checkpoint of the same recipe trained without the validation subject: fit the uncertainty on its predictions")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model, meta = checkpoint.load(args.checkpoint)
-    validation = smoothed_views(views(f"{args.rig}_val"))
-    fitted_on = f"{args.rig}_val (subject hdm_bd, node's 2D filter)"
+    if args.calibration_views is None:
+        validation, fitted_on = views(f"{args.rig}_val"), f"{args.rig}_val"
+    else:
+        validation, fitted_on = CameraViews.load(args.calibration_views), args.calibration_views.name
+    validation = smoothed_views(validation)
+    fitted_on += " (subject hdm_bd, node's 2D filter)"
     calibrator = model
     if args.calibrate_with is not None:
         calibrator, _ = checkpoint.load(args.calibrate_with)
         fitted_on += f", predictions of {args.calibrate_with.resolve().relative_to(REPO)} (trained without it)"
-    calibrations = [fit_uncertainty(calibrator, validation, h, fitted_on, flip=args.flip).to_dict() for h in (1, 3)]
+    # a level model's calibration views are levelled already: their mount is a level one (no turn)
+    level = CameraMount(1.0, 0.0, 0.0, "levelled views") if model.config.lifting_camera == "level" else None
+    calibrations = [fit_uncertainty(calibrator, validation, h, fitted_on, flip=args.flip, mount=level).to_dict() for h in (1, 3)]
     history_path = args.checkpoint.parent / "history.json"
     history = json.loads(history_path.read_text()) if history_path.is_file() else {}
     seconds = dict(zip(history.get("val_step", []), history.get("val_seconds", [])))

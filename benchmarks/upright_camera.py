@@ -23,6 +23,7 @@ import torch
 from adaptation import checkpoint
 from adaptation.evaluate import evaluate
 from adaptation.keypoint_filter import smoothed_views
+from adaptation.mount import CameraMount
 from adaptation.views import Rig
 from splits import SUBJECTS, views
 
@@ -44,7 +45,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     rows = []
     for rig_name in RIGS:
-        roll = Rig.load(rig_name).roll_deg
+        spec = Rig.load(rig_name)
+        roll, mount = spec.roll_deg, CameraMount(1.0, spec.pitch_deg, spec.roll_deg, "rig")
         data = smoothed_views(views(f"{rig_name}_{args.part}"))
         for name, path in MODELS.items():
             model, _ = checkpoint.load(path)
@@ -52,7 +54,7 @@ def main() -> None:
                 if upright and not roll:        # without roll the upright camera is the camera itself
                     rows.append({**rows[-1], "upright": True})
                     continue
-                o = evaluate(model, data, flip=True, roll_deg=roll if upright else 0.0)["overall"]
+                o = evaluate(model, data, flip=True, mount=mount if upright else None)["overall"]
                 rows.append({"rig": rig_name, "roll_deg": roll, "model": name, "upright": upright,
                              "frames": o["frames"], "mpjpe_mm": round(o["mpjpe_mm"], 2), "p_mpjpe_mm": round(o["p_mpjpe_mm"], 2)})
                 print(rows[-1], flush=True)

@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             # not re-fitted (that needs target 3D): the base model's, fitted on its source validation views
             card["uncertainty"] = [{**entry, "fitted_on": "base model: " + entry.get("fitted_on", "")}
                                    for entry in base_card.get("uncertainty", [])]
-            # test-time mirroring as the base model had it: the node lifts in the upright camera, where a mirror image is one it could take
+            # test-time mirroring as the base model had it: the node lifts in the upright or level camera, where a mirror image is one it could take
             export_model_dir(model, partial, k=1, flip=bool(base_card.get("flip", False)), **card)
             report = {**card, "history": history, "wall_time_s": round(time.time() - started, 1)}
             (partial / "report.json").write_text(json.dumps(checkpoint.json_safe(report), indent=1))

@@ -48,7 +48,7 @@ PARAMETERS = {
     "publish_markers": True,
     "no_image_warning_s": 3.0,
     "max_people": 1,                 # people lifted per image (> 1: MediaPipe's Tasks landmarker, each with a track)
-    "camera_mount": "",              # lift upright, size people from the floor: '' the model's own (adapt writes it), 'none',
+    "camera_mount": "",              # lift in the upright (or level) camera, size people from the floor: '' the model's own (adapt writes it), 'none',
                                      # or as adapt --mount: 'height_m: 1.2, pitch_deg: 15, roll_deg: 0' or a YAML file
     "autostart": True,               # configure and activate at start-up (false: a lifecycle manager drives it)
 }
@@ -164,7 +164,7 @@ class LiftNode(LifecycleNode):
         self.get_logger().info(f"lifter {backend.model_id} on {backend.name}, window {backend.frames} "
                                f"frames ({p['window_mode']}), {p['hypotheses']} hypotheses, up to {p['max_people']} people")
         self.get_logger().info(
-            f"people sized from the floor and lifted in the upright camera: camera mount from {mount.source}, "
+            f"people sized from the floor and lifted in the {backend.lifting_camera} camera: camera mount from {mount.source}, "
             f"{mount.describe()}" if mount else
             "no camera mount: people keep the lifter's learned size (set camera_mount to size them from the floor)")
         return TransitionCallbackReturn.SUCCESS

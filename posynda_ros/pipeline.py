@@ -12,8 +12,9 @@ every window of it (fresh noise every frame made the output jitter). The publish
 is the model's calibration (adaptation.uncertainty) applied to the hypotheses' spread.
 Metric size: without a camera mount a person has the lifter's learned size; with one, pose, root
 and uncertainty are scaled by the track's floor scale (adaptation.floor).
-With a camera mount the lifter also works in the camera's upright twin (adaptation.camera: the 2D
-turned by the mount's roll, the 3D turned back), as `adapt` trains it.
+With a camera mount the lifter works in the camera it reads (adaptation.camera: the camera's upright
+twin, or its level twin for a level model; the 2D turned in, the 3D turned back), as `adapt` trains it.
+A level model needs the mount.
 """
 from __future__ import annotations
 
@@ -24,9 +25,9 @@ from typing import Any
 import numpy as np
 from posynda_ros.msg import Skeleton3D
 
-from adaptation.camera import Intrinsics, from_upright, lifter_keypoints, solve_root, to_upright
+from adaptation.camera import Intrinsics, lifter_keypoints, solve_root, turn_back, turn_keypoints
 from adaptation.floor import PersonScale
-from adaptation.mount import CameraMount
+from adaptation.mount import CameraMount, lifting_rotation_for
 from adaptation.runtime import Backend
 from adaptation.skeleton import NUM_JOINTS
 from adaptation.uncertainty import for_hypotheses, summarize_hypotheses
@@ -56,6 +57,7 @@ class LiftPipeline:
         self.backend = backend
         self.hypotheses = hypotheses
         self.mount = mount               # None: people keep the lifter's learned size
+        self.lifting_rotation = lifting_rotation_for(mount, backend.lifting_camera)   # refuses a level model without one
         self.last_size: float | None = None   # the last floor scale applied (diagnostics: a wrong mount shows here)
         # One person: MediaPipe Pose's own tracker (today's speed); several: the Tasks landmarker.
         self.detector = (PoseDetector(max_gap_s=max_gap_s, min_score=min_score) if max_people == 1 else
@@ -86,7 +88,7 @@ class LiftPipeline:
                 self.repairs[fired] += 1
             normalised = track.keypoint_filter(lifter_keypoints(keypoints_px, intrinsics), stamp_s).astype(np.float32)
             if self.mount is not None:
-                normalised = to_upright(normalised, self.mount.roll_deg)
+                normalised = turn_keypoints(normalised, self.lifting_rotation)
             track.window.push(WindowFrame(stamp_s, normalised, keypoints_px, confidence,
                                           (context, intrinsics, detection.score)))
             if track.window.output_index() is not None:     # None: a centred window is still filling
@@ -128,8 +130,8 @@ class LiftPipeline:
         root = solve_root(pose, frame.keypoints_n.astype(np.float64), camera[:2], camera[2:],
                           np.clip(frame.confidence, 1e-3, 1.0))
         placed = np.isfinite(root).all() and root[2] > 0.1
-        if self.mount is not None:      # from the upright camera back to the camera's own frame
-            pose, root = from_upright(pose, self.mount.roll_deg), from_upright(root, self.mount.roll_deg)
+        if self.mount is not None:      # from the lifting camera back to the camera's own frame
+            pose, root = turn_back(pose, self.lifting_rotation), turn_back(root, self.lifting_rotation)
         if placed and self.mount is not None:
             track.scale = track.scale or PersonScale(self.mount)
             size = self.last_size = track.scale.update(pose, root, frame.confidence)

@@ -4,7 +4,7 @@ import pytest
 
 from adaptation.camera import Intrinsics
 from adaptation.skeleton import JOINT_INDEX, JOINT_NAMES, ROOT, flip_pose, swap_left_right
-from adaptation.mount import look_rotation
+from adaptation.camera import look_rotation
 from posynda_ros.handedness import left_on_image_right, repair
 
 from fixtures import small_mocap

@@ -8,9 +8,9 @@ import torch
 
 from adaptation.augment import mounted_source
 from adaptation.clips import prepare
-from adaptation.camera import Intrinsics, from_upright, lifter_keypoints, to_upright
+from adaptation.camera import Intrinsics, lifter_keypoints, turn_back, turn_keypoints, upright_rotation
 from adaptation.dataset import CameraViews, Sequence
-from adaptation.mount import OPTICAL_IN_LINK, CameraMount, check_against_tracks, estimate
+from adaptation.mount import OPTICAL_IN_LINK, CameraMount, check_against_tracks, estimate, lifting_rotation_for
 from adaptation.views import Rig, load_mocap, render
 
 from fixtures import MOCAP
@@ -87,23 +87,36 @@ def test_optical_frame_convention_matches_a_level_camera():
     assert (level.height_m, level.pitch_deg, level.roll_deg) == pytest.approx((1.2, 0.0, 0.0), abs=1e-9)
 
 
-def test_a_rolled_camera_turned_upright_sees_what_the_same_camera_without_roll_sees(mocap):
-    """The upright camera (adaptation.camera) is exact: 2D of a rolled camera, distortion and all,
-    turned by the roll equal the 2D of the unrolled camera; 3D turned back equals the rolled camera's 3D."""
+@pytest.mark.parametrize("lifting_camera", ["upright", "level"])
+def test_a_mounted_camera_turned_sees_what_the_turned_camera_at_the_same_place_sees(mocap, lifting_camera):
+    """The lifting cameras (adaptation.camera) are exact: 2D of a pitched, rolled camera, distortion and
+    all, turned into its upright (no roll) or level (no roll, no pitch) twin equal the 2D that twin takes;
+    3D turned back equals the camera's own 3D."""
     world = next(iter(mocap["cmu_03"].values()))[:20]
-    rolled = CameraMount(1.6, 20.0, 17.0)
-    assert rolled.upright() == CameraMount(1.6, 20.0, 0.0, rolled.source)
+    mounted = CameraMount(1.6, 20.0, 17.0)
+    twin = mounted.turned(lifting_camera)
+    assert twin == CameraMount(1.6, 20.0 if lifting_camera == "upright" else 0.0, 0.0, mounted.source)
     placed = world - world[:, :1].mean(0) + [0.0, -0.6, 4.0]          # 4 m in front of the camera, below it
-    in_rolled, in_level = (placed @ m.rotation().T for m in (rolled, rolled.upright()))
+    in_mounted, in_twin = (placed @ m.rotation().T for m in (mounted, twin))
+    rotation = mounted.lifting_rotation(lifting_camera)
     camera = Intrinsics(900.0, 900.0, 640.0, 360.0, 1280, 720, (-0.2, 0.05, 0.001, -0.001, 0.0))
-    upright = CameraViews([Sequence("s", camera.pixels_of(in_rolled).astype(np.float32), np.ones((20, 17), np.float32),
-                                    camera, 30.0, in_rolled.astype(np.float32))]).turned_upright(rolled.roll_deg)
-    expected = lifter_keypoints(camera.pixels_of(in_level), camera)
-    got = upright.sequences[0]
+    turned = CameraViews([Sequence("s", camera.pixels_of(in_mounted).astype(np.float32), np.ones((20, 17), np.float32),
+                                   camera, 30.0, in_mounted.astype(np.float32))]).turned(rotation)
+    expected = in_twin[..., :2] / in_twin[..., 2:]                     # what the twin sees, as normalised 2D
+    got = turned.sequences[0]
     assert not got.intrinsics.has_distortion
     np.testing.assert_allclose(lifter_keypoints(got.keypoints_2d, got.intrinsics), expected, atol=1e-4)
-    np.testing.assert_allclose(got.keypoints_3d, in_level, atol=1e-5)
-    np.testing.assert_allclose(to_upright(lifter_keypoints(camera.pixels_of(in_rolled), camera), 17.0), expected, atol=1e-4)
-    np.testing.assert_allclose(from_upright(in_level, 17.0), in_rolled, atol=1e-9)
-    assert np.abs(lifter_keypoints(camera.pixels_of(in_rolled), camera) - expected).max() > 0.05   # the roll matters
+    np.testing.assert_allclose(got.keypoints_3d, in_twin, atol=1e-5)
+    np.testing.assert_allclose(turn_keypoints(lifter_keypoints(camera.pixels_of(in_mounted), camera), rotation), expected, atol=1e-4)
+    np.testing.assert_allclose(turn_back(in_twin, rotation), in_mounted, atol=1e-9)
+    assert np.abs(lifter_keypoints(camera.pixels_of(in_mounted), camera) - expected).max() > 0.05   # the turn matters
+
+
+def test_the_upright_turn_is_the_roll_alone_and_a_level_lifter_needs_a_mount():
+    np.testing.assert_allclose(CameraMount(1.0, 25.0, -13.0).lifting_rotation("upright"), upright_rotation(-13.0), atol=1e-12)
+    np.testing.assert_allclose(lifting_rotation_for(None, "upright"), np.eye(3))
+    with pytest.raises(ValueError, match="needs the camera mount"):
+        lifting_rotation_for(None, "level")
+    with pytest.raises(ValueError, match="pitch within"):
+        CameraMount(1.0, 70.0).lifting_rotation("level")
 
