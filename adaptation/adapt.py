@@ -189,6 +189,10 @@ def adapt(student: torch.nn.Module, source_views: CameraViews, target_views: Cam
     target = ClipSampler(prepare(adapt_views), frames, seed=config.seed + 1000 * rank + 1)
     heldout = {k: v.to(device) for k, v in criterion_windows(heldout_views, frames, seed=config.seed).items()}
     mounted = config.augmentation and config.mount_augmentation and mount is not None and bool(source_mocap)
+    if student.config.lifting_camera == "level" and not mounted:
+        raise ValueError("a level-camera model adapts only with the mount augmentation (its source must be seen "
+                         "through the level camera): keep --augmentation and --mount_augmentation on, or adapt an "
+                         "upright-camera model (--base-model)")
     mocap = MocapClips(source_mocap, frames, seed=config.seed + 1000 * rank + 2) if mounted else None
 
     student = student.to(device)
