@@ -22,6 +22,7 @@ from adaptation.uncertainty import UncertaintyCalibration
 
 log = logging.getLogger(__name__)
 DEFAULT_MODEL_DIR = Path(__file__).with_name("models") / "default"
+LEVEL_MODEL_DIR = DEFAULT_MODEL_DIR.with_name("level")     # the default's recipe in the level camera
 PREFERENCE = ("tensorrt", "onnxruntime-cuda", "onnxruntime-cpu", "torch")
 
 
@@ -182,6 +183,12 @@ def check_onnx(onnx_path: Path, frames: int) -> None:
                          f"{frames} frames of {NUM_JOINTS} joints")
     if meta.get("posynda.frames") not in (None, str(frames)):
         raise ModelError(f"{onnx_path}: metadata says {meta['posynda.frames']} frames, model.json says {frames}")
+
+
+def bundled_model_dir(mount_known: bool) -> Path:
+    """The shipped model for a camera: the level model when the camera's mount is known (it lifts
+    in the level camera, README "The level camera"), else the default."""
+    return LEVEL_MODEL_DIR if mount_known else DEFAULT_MODEL_DIR
 
 
 def open_backend(model_dir: str | Path | None = None, preference: str = "auto", threads: int = 0) -> Backend:

@@ -12,8 +12,17 @@ $PY ship_default.py ../runs/smooth_long_diffusion/best.pt --rig randomized --fli
 # uncertainty fitted with the predictions of its twin trained without the validation subject
 $PY ship_default.py ../runs/final_diffusion/final.pt --rig randomized --flip --calibrate-with ../runs/smooth_long_diffusion/best.pt
 $PY lifter_accuracy.py --part test
+# the level camera (decided on validation: level_camera.py evaluate --part val, README "The level camera"),
+# then the level model for cameras with a known mount, shipped beside the default, and its test table
+$PY level_camera.py evaluate --part val --level level-long=../runs/level_long_diffusion/best.pt \
+    level-long-seed1=../runs/level_long_diffusion_seed1/best.pt level-12k=../runs/level_diffusion/best.pt \
+    default-levelled=../runs/smooth_long_diffusion/shipped/lifter.pt --camera default=../runs/smooth_long_diffusion/shipped/lifter.pt \
+    default-seed1=../runs/smooth_long_diffusion_seed1/best.pt camera-12k=../runs/smooth_diffusion/best.pt
+$PY ship_default.py ../runs/final_level_diffusion/final.pt --rig randomized --flip --out ../adaptation/models/level \
+    --calibration-views ../runs/level_data/randomized_val_level.npz --calibrate-with ../runs/level_long_diffusion/best.pt
+$PY level_camera.py evaluate --part test --level level=../adaptation/models/level/lifter.pt --camera default=../adaptation/models/default/lifter.pt
 for window in causal centered; do     # the node's two window modes
-  $PY real_video.py --hypotheses 3 --models default=../adaptation/models/default/lifter.pt \
+  $PY real_video.py --hypotheses 3 --models default=../adaptation/models/default/lifter.pt level=../adaptation/models/level/lifter.pt \
       previous-default=../runs/smooth_long_diffusion/shipped/lifter.pt regression-control-final=../runs/final_regression/final.pt \
       mlp-control-final=../runs/final_mlp/final.pt regression-control-filtered-2x=../runs/smooth_long_regression/best.pt \
       mlp-control-filtered=../runs/smooth_mlp/best.pt mlp-control=../runs/randomized_mlp/best.pt --adapt --window $window

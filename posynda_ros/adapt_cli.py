@@ -34,6 +34,7 @@ from adaptation.dataset import CameraViews, Sequence
 from adaptation.export import export_model_dir
 from adaptation.keypoint_filter import reads_filtered_2d, smooth_sequence, smoothed_views
 from adaptation.mount import CameraMount, check_against_tracks, estimate
+from adaptation.runtime import bundled_model_dir
 from adaptation.train import add_dataclass_arguments, config_from_arguments
 from adaptation.views import BUNDLED_MOCAP, Rig, load_mocap, render
 from posynda_ros.window import time_jumped
@@ -127,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--views", type=Path, help="instead of bags: a 2D camera-view dataset (.npz) of the target camera")
     parser.add_argument("--image-topic", help="sensor_msgs/Image or CompressedImage topic (detected when unambiguous)")
     parser.add_argument("--camera-info-topic", help="sensor_msgs/CameraInfo topic (detected when unambiguous)")
-    parser.add_argument("--base-model", type=Path, default=checkpoint.DEFAULT_MODEL.parent,
-                        help="model directory (or .pt) to adapt; default: the shipped model")
+    parser.add_argument("--base-model", type=Path, default=None,
+                        help="model directory (or .pt) to adapt; default: the shipped model (level when the mount is known)")
     parser.add_argument("--source-views", type=Path, help="labelled source views (.npz); default: bundled mocap rendered")
     parser.add_argument("--source-mocap", type=Path, default=BUNDLED_MOCAP,
                         help="world-frame mocap (.npz, h36m17 mm, y up) viewed through the camera mount; default: bundled")
@@ -159,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
                                                                                   args.camera_info_topic)
         mount = resolve_mount(explicit_mount, args.bags, args.camera_info_topic, args.base_frame, target)
         mocap = source_mocap(args.source_mocap, args.source_subjects) if mount and config.mount_augmentation else None
-        base_path = args.base_model / "lifter.pt" if args.base_model.is_dir() else args.base_model
+        base_model = args.base_model or bundled_model_dir(mocap is not None and config.augmentation)  # level: source seen through the mount
+        base_path = base_model / "lifter.pt" if base_model.is_dir() else base_model
         student, base_meta = checkpoint.load(base_path)
         base_card_path = base_path.parent / "model.json"
         base_card = json.loads(base_card_path.read_text()) if base_card_path.is_file() else {}

@@ -28,14 +28,14 @@ from posynda_ros.msg import Skeleton3DArray
 
 from adaptation.camera import Intrinsics
 from adaptation.mount import CameraMount
-from adaptation.runtime import PREFERENCE, open_backend
+from adaptation.runtime import PREFERENCE, bundled_model_dir, open_backend
 from posynda_ros.images import ImageError, to_rgb
 from posynda_ros.messages import array_message, marker_array, stamp_seconds
 from posynda_ros.pipeline import STAGES, LiftPipeline
 from posynda_ros.transport import OUTPUT_QOS, input_qos, use_camera_transport
 
 PARAMETERS = {
-    "model_dir": "",                 # model directory; empty = the shipped default model
+    "model_dir": "",                 # model directory; empty = the shipped model: level with a camera_mount, else default
     "backend": "auto",               # auto | tensorrt | onnxruntime-cuda | onnxruntime-cpu | torch
     "threads": 2,                    # CPU threads for the lifter
     "hypotheses": 3,                 # diffusion hypotheses per frame (>= 2 gives uncertainty)
@@ -145,14 +145,14 @@ class LiftNode(LifecycleNode):
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         p, problems = self.checked_parameters()
-        try:
-            mount_parameter(p["camera_mount"], None)      # a bad mount is a bad parameter, named before the model loads
+        try:     # a bad mount is a bad parameter, named before the model loads
+            given_mount = mount_parameter(p["camera_mount"], None)
         except ValueError as error:
             problems.append(f"camera_mount: {error}")
         if problems:
             return self.fail("bad parameters: " + "; ".join(problems))
         try:
-            backend = open_backend(p["model_dir"] or None, p["backend"], threads=p["threads"])
+            backend = open_backend(p["model_dir"] or bundled_model_dir(given_mount is not None), p["backend"], threads=p["threads"])
             mount = mount_parameter(p["camera_mount"], backend.camera_mount)
             self.pipeline = LiftPipeline(backend, p["hypotheses"], p["window_mode"], p["max_gap_s"],
                                          p["min_detection_score"], p["max_people"], mount=mount)
