@@ -20,7 +20,9 @@ $PY level_camera.py evaluate --part val --level level-long=../runs/level_long_di
     default-seed1=../runs/smooth_long_diffusion_seed1/best.pt camera-12k=../runs/smooth_diffusion/best.pt
 $PY ship_default.py ../runs/final_level_diffusion/final.pt --rig randomized --flip --out ../adaptation/models/level \
     --calibration-views ../runs/level_data/randomized_val_level.npz --calibrate-with ../runs/level_long_diffusion/best.pt
-$PY level_camera.py evaluate --part test --level level=../adaptation/models/level/lifter.pt --camera default=../adaptation/models/default/lifter.pt
+$PY level_camera.py evaluate --part test --level level=../adaptation/models/level/lifter.pt mlp-control-level=../runs/final_level_mlp/final.pt \
+    --camera default=../adaptation/models/default/lifter.pt regression-control-final=../runs/final_regression/final.pt \
+    mlp-control-final=../runs/final_mlp/final.pt
 for window in causal centered; do     # the node's two window modes
   $PY real_video.py --hypotheses 3 --models default=../adaptation/models/default/lifter.pt level=../adaptation/models/level/lifter.pt \
       previous-default=../runs/smooth_long_diffusion/shipped/lifter.pt regression-control-final=../runs/final_regression/final.pt \

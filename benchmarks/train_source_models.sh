@@ -75,11 +75,12 @@ case $job in
                                                     # (final_diffusion_seed1, final_regression_seed1, final_mlp_seed1/2)
     $BIN/train --train_views $DATA/randomized_train.npz,$DATA/randomized_val.npz \
       --out_dir runs/${job//-/_} --smooth_2d true "${extra[@]}" "$@" ;;
-  final-level-diffusion)          # the final default's recipe on levelled training AND validation views (the level
-    LEVEL=runs/level_data            # camera for known mounts; benchmarks/level_camera.py prepare makes the views)
+  final-level-diffusion|final-level-mlp)   # the final default's recipe (and its MLP control) on levelled training AND
+    LEVEL=runs/level_data            # validation views (the level camera for known mounts; level_camera.py prepare makes them)
+    [ $job = final-level-diffusion ] && extra=(--deployed_fraction 0.9 --ema_decay 0.999 "${POSE[@]}" --steps 24000) \
+                                     || extra=("${MLP[@]}" --steps 6000)
     $BIN/train --train_views $LEVEL/randomized_train_level.npz,$LEVEL/randomized_val_level.npz \
-      --out_dir runs/final_level_diffusion --smooth_2d true --deployed_fraction 0.9 --ema_decay 0.999 --model.lifting_camera level \
-      "${POSE[@]}" --steps 24000 "$@" ;;
+      --out_dir runs/${job//-/_} --smooth_2d true --model.lifting_camera level "${extra[@]}" "$@" ;;
   long-studio)                     # the studio model (adaptation source) with the same 2x budget and EMA
     splits studio_train studio_val
     $BIN/train --train_views $DATA/studio_train.npz --val_views $DATA/studio_val.npz \
