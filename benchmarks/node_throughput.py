@@ -1,19 +1,23 @@
 """Sustained throughput and latency of the lift node on the real clip, plus a memory soak.
 
     .venv/bin/python benchmarks/node_throughput.py [--frames 1200] [--soak-s 600] [--max-people 2 --first-frame 60 --last-frame 160 --ping-pong]
+        [--camera-mount 'height_m: 1.5, pitch_deg: 5']
 
 Plays the bundled clip (looped, 884x497) at 30 Hz into the node process over rclpy with wall-clock
 stamps; latency = arrival of the skeleton array - the image stamp (same clock). Per-stage times
 and drops come from the node's /diagnostics; memory is the node's resident set size after
 warm-up and after the soak. With --max-people 2 --first-frame 60 --last-frame 160 --ping-pong only
 the part of the clip with both people in view (the man on the box, the woman walking past) is
-played, forwards then backwards. Writes benchmarks/results/node_throughput_h<H>[_people<N>].{json,md}.
+played, forwards then backwards. With --camera-mount the node sizes people from the floor and takes
+the shipped level model (its choice with a mount). Writes
+benchmarks/results/node_throughput_h<H>[_people<N>][_mount].{json,md}.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import platform
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,6 +43,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=30.0)
     parser.add_argument("--soak-s", type=float, default=600.0, help="extra playing time for the memory soak (0: none)")
     parser.add_argument("--hypotheses", type=int, default=3)
+    parser.add_argument("--camera-mount", default="", help="the node's camera_mount (with it: the level model)")
     parser.add_argument("--max-people", type=int, default=1, help="the node's max_people")
     parser.add_argument("--first-frame", type=int, default=0, help="loop the clip from this frame ...")
     parser.add_argument("--last-frame", type=int, default=None, help="... to this one (exclusive; default: its end)")
@@ -54,7 +59,10 @@ def main() -> None:
     if args.ping_pong:
         clip.frames = clip.frames + clip.frames[-2:0:-1]
     frames = [clip.frames[i % len(clip.frames)] for i in range(args.frames)]
-    node_process = start_lift_node(extra=(f"hypotheses:={args.hypotheses}", f"max_people:={args.max_people}"))
+    mount_file = Path(tempfile.mkdtemp()) / "mount.yaml"      # a file: ROS would read an inline mapping as YAML
+    mount_file.write_text(args.camera_mount.replace(", ", "\n"))
+    node_process = start_lift_node(extra=(f"hypotheses:={args.hypotheses}", f"max_people:={args.max_people}",
+                                          *([f"camera_mount:={mount_file}"] if args.camera_mount else [])))
     rclpy.init()
     node = rclpy.create_node("posynda_throughput")
     diagnostics = []
@@ -94,7 +102,8 @@ def main() -> None:
         "dropped_by_node": int(status.get("dropped", 0)), "backend": status.get("backend"),
         "stage_ms_mean_last_100": stage_ms,
         "lifter_share_of_frame_time": round(stage_ms.get("lift", 0) / max(1e-6, stage_ms.get("total", 1)), 3),
-        "hypotheses": args.hypotheses, "max_people": args.max_people,
+        "hypotheses": args.hypotheses, "max_people": args.max_people, "camera_mount": args.camera_mount,
+        "model_id": measured[-1][1].model_id if measured else "",
         "clip_frames": [args.first_frame, args.last_frame or args.first_frame + len(clip.frames)], "ping_pong": args.ping_pong,
         "people_per_array": {str(n): c for n, c in enumerate(np.bincount([people_in(m) for _, m in measured]).tolist())},
         "rss_mb_after_warmup": round(memory_before, 1),
@@ -102,7 +111,8 @@ def main() -> None:
     }
     print(json.dumps(result, indent=1))
     RESULTS.mkdir(exist_ok=True)
-    name = f"node_throughput_h{args.hypotheses}" + (f"_people{args.max_people}" if args.max_people > 1 else "")
+    name = (f"node_throughput_h{args.hypotheses}" + (f"_people{args.max_people}" if args.max_people > 1 else "")
+            + ("_mount" if args.camera_mount else ""))
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1))
     (RESULTS / f"{name}.md").write_text(
         f"# Lift node throughput on the real clip, {args.hypotheses} hypotheses\n\n"
@@ -110,7 +120,7 @@ def main() -> None:
         f"--hypotheses {args.hypotheses}" + (f" --max-people {args.max_people}" if args.max_people > 1 else "")
         + (f" --first-frame {args.first_frame}" if args.first_frame else "")
         + (f" --last-frame {args.last_frame}" if args.last_frame is not None else "")
-        + (" --ping-pong" if args.ping_pong else "") + "`. "
+        + (" --ping-pong" if args.ping_pong else "") + (f" --camera-mount '{args.camera_mount}'" if args.camera_mount else "") + "`. "
         f"Machine: {result['machine']}.\n\n```json\n{json.dumps(result, indent=1)}\n```\n")
 
 
