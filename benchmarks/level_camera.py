@@ -1,4 +1,4 @@
-"""Experiment (not in the product yet): a lifter that works in the *level* camera, when the mount is known.
+"""The level camera: a lifter that works in the *level* camera, when the mount is known (adaptation/models/level).
 
     .venv/bin/python benchmarks/level_camera.py prepare      # levelled randomised views -> runs/level_data/
     benchmarks/train_source_models.sh level-diffusion        # (or level-long-diffusion) trains on them
@@ -33,11 +33,12 @@ from adaptation import checkpoint
 from adaptation.camera import lifter_keypoints, lifting_rotation, pixels_from_normalized, solve_root, turn_keypoints
 from adaptation.clips import SequenceArrays, prepare
 from adaptation.dataset import CameraViews, Sequence
-from adaptation.evaluate import predict_views
+from adaptation.evaluate import evaluate, predict_views
 from adaptation.floor import PersonScale
 from adaptation.keypoint_filter import smoothed_views
 from adaptation.metrics import p_mpjpe
 from adaptation.mount import CameraMount, pitch_and_roll_deg
+from adaptation.uncertainty import UncertaintyCalibration, for_hypotheses
 from adaptation.views import BUNDLED_MOCAP, Rig, load_mocap
 from splits import SUBJECTS, views
 
@@ -102,6 +103,21 @@ def synthetic_rows(part: str, models: dict) -> list[dict]:
     return rows
 
 
+def uncertainty_rows(part: str, models: dict, calibrations: dict) -> list[dict]:
+    """The shipped uncertainty calibration (model.json, H=3) as the node runs it (causal windows,
+    mirrored, filtered 2D) on the steepest mounted rig: mean predicted / mean actual error, rank correlation."""
+    spec, data = Rig.load("head_camera"), smoothed_views(views(f"head_camera_{part}"))
+    rows = []
+    for name, fitted in calibrations.items():
+        report = evaluate(models[name], data, hypotheses=3, flip=True, window="causal", calibration=for_hypotheses(fitted, 3),
+                          mount=CameraMount(1.0, spec.pitch_deg, spec.roll_deg, "rig"))
+        rows.append({"part": "uncertainty", "rig": "head_camera", "model": name, "mpjpe_mm": round(report["overall"]["mpjpe_mm"], 2),
+                     "ratio": round(report["uncertainty"]["ratio"], 2),
+                     "rank_correlation": round(report["uncertainty"]["rank_correlation"], 2)})
+        print(rows[-1], flush=True)
+    return rows
+
+
 def real_video_rows(models: dict) -> list[dict]:
     import real_video
     truth = real_video.pseudo_ground_truth()
@@ -142,16 +158,21 @@ def main() -> None:
     if args.command == "prepare":
         prepare_level_views()
         return
-    models = {}
+    models, calibrations = {}, {}
     for frame, specs in (("level", args.level), ("upright", args.camera)):
         for name, path in (s.split("=", 1) for s in specs):
             models[name] = checkpoint.load(REPO / path)[0]
             models[name].config.lifting_camera = frame
+            card = (REPO / path).with_name("model.json")     # a shipped model: its uncertainty calibration too
+            if card.is_file() and json.loads(card.read_text()).get("uncertainty"):
+                calibrations[name] = [UncertaintyCalibration.from_dict(e) for e in json.loads(card.read_text())["uncertainty"]]
 
     rows = synthetic_rows(args.part, models) + (real_video_rows(models) if args.part == "val" else [])
+    checked = uncertainty_rows(args.part, models, calibrations) if args.part == "test" else []
     machine = f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}"
     stem = f"level_camera_{args.part}"
-    (RESULTS / f"{stem}.json").write_text(json.dumps({"machine": machine, "level": args.level, "camera": args.camera, "rows": rows}, indent=1))
+    (RESULTS / f"{stem}.json").write_text(json.dumps({"machine": machine, "level": args.level, "camera": args.camera,
+                                                      "rows": rows, "uncertainty": checked}, indent=1))
     names = list(models)
     places = list(dict.fromkeys((r["part"], r["rig"]) for r in rows))
     lines = ["| data | " + " | ".join(f"{n} ({models[n].config.lifting_camera} camera)" for n in names) + " |", "|---" * (len(names) + 1) + "|"]
@@ -161,9 +182,14 @@ def main() -> None:
             r = next(r for r in rows if (r["part"], r["rig"], r["model"]) == (part, rig, n))
             cells.append(f"{r['mpjpe_mm']:.1f} / {r['p_mpjpe_mm']:.1f}" + (f", lean {r['lean_bias_deg']:+.1f}°" if "lean_bias_deg" in r else ""))
         lines.append(f"| {part}: {rig} | " + " | ".join(cells) + " |")
+    if checked:
+        lines += ["", "Shipped uncertainty as the node runs it (H=3 + mirroring, causal windows, the head_camera rig): "
+                  "MPJPE mm, mean predicted / mean actual error, rank correlation.", "",
+                  "| model | MPJPE mm | ratio | rank correlation |", "|---|---|---|---|"]
+        lines += [f"| {r['model']} | {r['mpjpe_mm']:.1f} | {r['ratio']:.2f} | {r['rank_correlation']:.2f} |" for r in checked]
     command = " ".join(f"--{k} {' '.join(v)}" for k, v in (("level", args.level), ("camera", args.camera)) if v)
     (RESULTS / f"{stem}.md").write_text(
-        f"# The level camera (experiment), {args.part} subjects and real video\n\n"
+        f"# The level camera, {args.part} subjects" + (" and real video" if args.part == "val" else "") + "\n\n"
         f"Command: `.venv/bin/python benchmarks/level_camera.py evaluate --part {args.part} {command}`. Machine: {machine}.\n"
         "MPJPE / P-MPJPE mm, root-relative. Synthetic: H=1 + mirroring, covering windows, 2D through the node's filter, "
         "the true camera up. Real video (Pose2Sim, 309 frames, val only): H=3 + mirroring, causal windows, sized "
