@@ -1,23 +1,24 @@
 """The level camera: a lifter that works in the *level* camera, when the mount is known (adaptation/models/level).
 
     .venv/bin/python benchmarks/level_camera.py prepare      # levelled randomised views -> runs/level_data/
-    benchmarks/train_source_models.sh level-diffusion        # (or level-long-diffusion) trains on them
+    benchmarks/train_source_models.sh level-long-diffusion   # (or final-level-diffusion, ...) trains on them
     .venv/bin/python benchmarks/level_camera.py evaluate --part val \
-        --level runs/level_diffusion/best.pt --camera runs/smooth_diffusion/best.pt
+        --level level-long=runs/level_long_diffusion/best.pt --camera default=runs/smooth_long_diffusion/shipped/lifter.pt
 
 The level camera (adaptation/camera.py) is the camera turned about its optical centre until its
 optical axis is horizontal and the world's up points straight up the image (pitch and roll both 0):
 a homography of the normalised 2D, a rotation of the 3D. A lifter trained on levelled views
 (LifterConfig.lifting_camera "level") never has to guess the camera's pitch from the 2D; it needs
-the mount. The rendered views do not store their camera's
-rotation, so `prepare` recovers it from the bundled mocap (Kabsch: exact for rendered labels).
-`evaluate` scores level models (`--level`: their views levelled with the true up direction; a
-checkpoint trained before LifterConfig.lifting_camera existed is marked level here) beside
-camera-frame models lifted in the upright camera (`--camera`), H=1 +
-mirroring, 2D through the node's filter, on the `part` subjects through the randomised rig and the
-mounted rigs; and on the Pose2Sim real video (benchmarks/real_video.py: H=3, causal windows, sized
-from the floor with each view's mount; not adapted, as `adapt` knows only the upright camera).
-Writes benchmarks/results/level_camera_<part>.{json,md}.
+the mount. The rendered views do not store their camera's rotation, so `prepare` recovers it from
+the bundled mocap (Kabsch: exact for rendered labels). `evaluate` scores level models (`--level`:
+their views levelled with the true up direction; a checkpoint trained before
+LifterConfig.lifting_camera existed is marked level here) beside camera-frame models lifted in the
+upright camera (`--camera`), H=1 + mirroring, 2D through the node's filter, on the `part` subjects
+through the randomised rig and the mounted rigs. On the validation part also the Pose2Sim real video
+(benchmarks/real_video.py: H=3, causal windows, sized from the floor with each view's mount, not
+adapted; real_video.py --adapt scores the shipped level model adapted). On the test part also the
+shipped uncertainty calibration (model.json) of models given as shipped directories, as the node
+runs them on the head camera. Writes benchmarks/results/level_camera_<part>.{json,md}.
 """
 from __future__ import annotations
 
