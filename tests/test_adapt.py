@@ -177,6 +177,19 @@ def mount_bag(path, pitch_deg: float, height_m: float = 1.2):
         ("camera_link", "camera_optical_frame", [0.0, 0.0, 0.0], [-0.5, 0.5, -0.5, 0.5])])
 
 
+def test_with_a_known_mount_and_no_base_model_the_shipped_level_model_is_adapted(source_views, demo_bag, tmp_path):
+    """The product's choice: a camera whose mount is known gets the level model, adapted in the level
+    camera, and the node then lifts with it in that camera."""
+    out = tmp_path / "adapted"
+    bags = [str(demo_bag), str(mount_bag(tmp_path / "tf", pitch_deg=20.0))]
+    assert adapt_main(bags + ["--source-views", str(source_views), "--out", str(out),
+                              "--steps", "2", "--batch_size", "4", "--hypotheses", "1", "--eval_every", "2"]) == 0
+    card = json.loads((out / "model.json").read_text())
+    assert card["base_model"].endswith("models/level/lifter.pt") and card["config"]["lifting_camera"] == "level"
+    backend = open_backend(out, "onnxruntime-cpu")
+    assert backend.lifting_camera == "level" and backend.camera_mount.pitch_deg == pytest.approx(20.0)
+
+
 def test_a_bag_with_tf_static_gives_the_mount_the_source_is_viewed_through(base_model, source_views, demo_bag, tmp_path, capsys):
     out = tmp_path / "adapted"
     bags = [str(demo_bag), str(mount_bag(tmp_path / "tf", pitch_deg=5.0))]
