@@ -34,7 +34,7 @@ from adaptation.clips import ClipSampler, covering_windows, prepare
 from adaptation.dataset import CameraViews, Sequence
 from adaptation.diffusion import Sampler, sample_hypotheses
 from adaptation.lora import merge_lora, prepare_for_adaptation
-from adaptation.mount import CameraMount, lifting_rotation_for
+from adaptation.mount import CameraMount
 from adaptation.plots import plot_curves
 from adaptation.skeleton import BONES, JOINT_INDEX, ROOT, SYMMETRIC_BONES
 from adaptation.train import lifter_loss, pick_device
@@ -181,18 +181,18 @@ def adapt(student: torch.nn.Module, source_views: CameraViews, target_views: Cam
     torch.manual_seed(config.seed + rank)
     frames = student.config.frames
     target_views = target_views.without_labels()
-    rotation = lifting_rotation_for(mount, student.config.lifting_camera)   # refuses a level student without a mount
+    lifting_camera = student.config.lifting_camera
+    mounted = config.augmentation and config.mount_augmentation and mount is not None and bool(source_mocap)
+    if lifting_camera == "level" and not mounted:
+        raise ValueError("a level-camera model adapts only with the camera mount and the mount augmentation (its "
+                         "source must be seen through the level camera): give the mount, keep --augmentation and "
+                         "--mount_augmentation on, or adapt an upright-camera model (--base-model)")
     if mount is not None:
-        target_views, mount = target_views.turned(rotation), mount.turned(student.config.lifting_camera)
+        target_views, mount = target_views.turned(mount.lifting_rotation(lifting_camera)), mount.turned(lifting_camera)
     adapt_views, heldout_views = hold_out_for_criterion(target_views)
     source = ClipSampler(prepare(source_views), frames, seed=config.seed + 1000 * rank)
     target = ClipSampler(prepare(adapt_views), frames, seed=config.seed + 1000 * rank + 1)
     heldout = {k: v.to(device) for k, v in criterion_windows(heldout_views, frames, seed=config.seed).items()}
-    mounted = config.augmentation and config.mount_augmentation and mount is not None and bool(source_mocap)
-    if student.config.lifting_camera == "level" and not mounted:
-        raise ValueError("a level-camera model adapts only with the mount augmentation (its source must be seen "
-                         "through the level camera): keep --augmentation and --mount_augmentation on, or adapt an "
-                         "upright-camera model (--base-model)")
     mocap = MocapClips(source_mocap, frames, seed=config.seed + 1000 * rank + 2) if mounted else None
 
     student = student.to(device)

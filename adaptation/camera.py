@@ -19,6 +19,7 @@ Functions accept numpy arrays or torch tensors unless their type hints say other
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -114,6 +115,12 @@ def look_rotation(forward: np.ndarray, up: np.ndarray | tuple = (0.0, 1.0, 0.0))
     return np.stack([right, down, forward])
 
 
+def pitch_and_roll_deg(up: np.ndarray) -> tuple[float, float]:
+    """A camera's pitch (> 0 looks down) and roll from the world's up direction in its coordinates."""
+    up = np.asarray(up, dtype=np.float64) / np.linalg.norm(up)
+    return math.degrees(math.asin(float(np.clip(-up[2], -1, 1)))), math.degrees(math.atan2(-up[0], -up[1]))
+
+
 def upright_rotation(roll_deg: float) -> np.ndarray:
     """(3, 3) camera frame -> the upright camera of a mount with this roll (a turn about z)."""
     c, s = np.cos(np.radians(roll_deg)), np.sin(np.radians(roll_deg))
@@ -124,10 +131,10 @@ def lifting_rotation(up: np.ndarray, lifting_camera: str) -> np.ndarray:
     """(3, 3) a camera's frame -> the camera a lifter reads (see the module docstring), given the
     world's up in the camera's coordinates."""
     up = np.asarray(up, dtype=np.float64) / np.linalg.norm(up)
+    pitch, roll = pitch_and_roll_deg(up)
     if lifting_camera == "upright":
-        return upright_rotation(np.degrees(np.arctan2(-up[0], -up[1])))
+        return upright_rotation(roll)
     if lifting_camera == "level":
-        pitch = np.degrees(np.arcsin(np.clip(-up[2], -1.0, 1.0)))
         if abs(pitch) > MAX_LEVEL_PITCH_DEG:
             raise ValueError(f"the level camera needs a pitch within +-{MAX_LEVEL_PITCH_DEG:.0f} degrees, "
                              f"this camera's is {pitch:.1f}")

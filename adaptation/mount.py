@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from adaptation.camera import lifting_rotation, look_rotation
+from adaptation.camera import lifting_rotation, look_rotation, pitch_and_roll_deg
 from adaptation.skeleton import JOINT_INDEX
 
 # Measured on the bundled mocap (all 5 subjects, median over frames): head joint above the mean
@@ -46,12 +46,6 @@ def lifting_rotation_for(mount: "CameraMount | None", lifting_camera: str) -> np
         raise ValueError("this lifter reads the level camera and needs the camera mount (height, pitch, roll): "
                          "give one (adapt --mount, the node's camera_mount parameter, /tf_static) or use an upright-camera model")
     return np.eye(3)
-
-
-def pitch_and_roll_deg(up: np.ndarray) -> tuple[float, float]:
-    """A camera's pitch (> 0 looks down) and roll from the world's up direction in its coordinates."""
-    up = np.asarray(up, dtype=np.float64) / np.linalg.norm(up)
-    return math.degrees(math.asin(float(np.clip(-up[2], -1, 1)))), math.degrees(math.atan2(-up[0], -up[1]))
 
 
 def _rpy_matrix(roll: float, pitch: float, yaw: float) -> np.ndarray:

@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from adaptation.camera import Intrinsics
+from adaptation.camera import Intrinsics, look_rotation
 from adaptation.dataset import CameraViews, Sequence
-from adaptation.camera import look_rotation
 from adaptation.mount import CameraMount
 from adaptation.skeleton import NUM_JOINTS, ROOT, check_joints
 

@@ -31,14 +31,14 @@ import numpy as np
 import torch
 
 from adaptation import checkpoint
-from adaptation.camera import lifter_keypoints, lifting_rotation, pixels_from_normalized, solve_root, turn_keypoints
+from adaptation.camera import lifter_keypoints, lifting_rotation, pitch_and_roll_deg, pixels_from_normalized, solve_root, turn_keypoints
 from adaptation.clips import SequenceArrays, prepare
 from adaptation.dataset import CameraViews, Sequence
 from adaptation.evaluate import evaluate, predict_views
 from adaptation.floor import PersonScale
 from adaptation.keypoint_filter import smoothed_views
 from adaptation.metrics import p_mpjpe
-from adaptation.mount import CameraMount, pitch_and_roll_deg
+from adaptation.mount import CameraMount
 from adaptation.uncertainty import UncertaintyCalibration, for_hypotheses
 from adaptation.views import BUNDLED_MOCAP, Rig, load_mocap
 from splits import SUBJECTS, views
@@ -165,8 +165,9 @@ def main() -> None:
             models[name] = checkpoint.load(REPO / path)[0]
             models[name].config.lifting_camera = frame
             card = (REPO / path).with_name("model.json")     # a shipped model: its uncertainty calibration too
-            if card.is_file() and json.loads(card.read_text()).get("uncertainty"):
-                calibrations[name] = [UncertaintyCalibration.from_dict(e) for e in json.loads(card.read_text())["uncertainty"]]
+            fitted = json.loads(card.read_text()).get("uncertainty") if card.is_file() else None
+            if fitted:
+                calibrations[name] = [UncertaintyCalibration.from_dict(e) for e in fitted]
 
     rows = synthetic_rows(args.part, models) + (real_video_rows(models) if args.part == "val" else [])
     checked = uncertainty_rows(args.part, models, calibrations) if args.part == "test" else []

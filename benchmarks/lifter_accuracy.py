@@ -82,6 +82,8 @@ HELD_OUT_TWINS = {"final_diffusion": "smooth_long_diffusion", "final_regression"
 def held_out_twin(run: str) -> str | None:
     """The run of the same recipe trained without the validation subject, for a run trained with it; else None."""
     return HELD_OUT_TWINS.get(run.split("_seed")[0])
+
+
 # Scored also as exported (H=3 + mirror) and as the node runs them: the shipped default
 # (adaptation/models/default, benchmarks/ship_default.py --flip) and the three defaults before it.
 DEPLOYED = ("final_diffusion", "smooth_long_diffusion", "smooth_diffusion", "pose_randomized")

@@ -59,10 +59,12 @@ def main() -> None:
     if args.ping_pong:
         clip.frames = clip.frames + clip.frames[-2:0:-1]
     frames = [clip.frames[i % len(clip.frames)] for i in range(args.frames)]
-    mount_file = Path(tempfile.mkdtemp()) / "mount.yaml"      # a file: ROS would read an inline mapping as YAML
-    mount_file.write_text(args.camera_mount.replace(", ", "\n"))
-    node_process = start_lift_node(extra=(f"hypotheses:={args.hypotheses}", f"max_people:={args.max_people}",
-                                          *([f"camera_mount:={mount_file}"] if args.camera_mount else [])))
+    extra = [f"hypotheses:={args.hypotheses}", f"max_people:={args.max_people}"]
+    if args.camera_mount:     # as a file: ROS would read an inline mapping as a YAML dictionary
+        mount_file = Path(tempfile.mkdtemp()) / "mount.yaml"
+        mount_file.write_text(args.camera_mount.replace(", ", "\n"))
+        extra.append(f"camera_mount:={mount_file}")
+    node_process = start_lift_node(extra=tuple(extra))
     rclpy.init()
     node = rclpy.create_node("posynda_throughput")
     diagnostics = []
