@@ -154,6 +154,7 @@ def main() -> None:
     parser.add_argument("--level", nargs="*", default=[], help="name=checkpoint trained on levelled views")
     parser.add_argument("--camera", nargs="*", default=[], help="name=checkpoint trained on camera views")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--tag", default="", help="results under level_camera_<part>_<tag> (another comparison beside the decision's)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.command == "prepare":
@@ -172,7 +173,7 @@ def main() -> None:
     rows = synthetic_rows(args.part, models) + (real_video_rows(models) if args.part == "val" else [])
     checked = uncertainty_rows(args.part, models, calibrations) if args.part == "test" else []
     machine = f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}"
-    stem = f"level_camera_{args.part}"
+    stem = f"level_camera_{args.part}" + (f"_{args.tag}" if args.tag else "")
     (RESULTS / f"{stem}.json").write_text(json.dumps({"machine": machine, "level": args.level, "camera": args.camera,
                                                       "rows": rows, "uncertainty": checked}, indent=1))
     names = list(models)
@@ -190,6 +191,7 @@ def main() -> None:
                   "| model | MPJPE mm | ratio | rank correlation |", "|---|---|---|---|"]
         lines += [f"| {r['model']} | {r['mpjpe_mm']:.1f} | {r['ratio']:.2f} | {r['rank_correlation']:.2f} |" for r in checked]
     command = " ".join(f"--{k} {' '.join(v)}" for k, v in (("level", args.level), ("camera", args.camera)) if v)
+    command += f" --tag {args.tag}" if args.tag else ""
     (RESULTS / f"{stem}.md").write_text(
         f"# The level camera, {args.part} subjects" + (" and real video" if args.part == "val" else "") + "\n\n"
         f"Command: `.venv/bin/python benchmarks/level_camera.py evaluate --part {args.part} {command}`. Machine: {machine}.\n"

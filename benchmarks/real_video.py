@@ -7,7 +7,8 @@ synchronised, calibrated 1088x1920 views at 60 fps, 100 frames, several people.
 1. MediaPipe PoseLandmarker (several people per image) in every frame of every view.
 2. Per frame, people matched across views by how well they triangulate (adaptation.multiview),
    then triangulated from every view that sees them: the pseudo ground truth (its reprojection
-   error is reported). People are linked over time by their pelvis.
+   error is reported, and how far apart two disjoint pairs of views triangulate the same people:
+   the truth's own error). People are linked over time by their pelvis.
 3. For each camera and person, every run of frames where that view sees them and all 17 joints
    were triangulated is lifted from that single view, as the node would (causal windows, or
    centred with --window centered; noise fixed per track, 2D One-Euro smoothed, 60 fps as
@@ -117,6 +118,32 @@ def left_out_reprojection(cameras, detections, people_per_frame) -> dict[str, fl
     return {name: float(np.median(values)) for name, values in misses.items() if values}
 
 
+def pair_split_disagreement(cameras, detections, people_per_frame) -> list[dict]:
+    """People seen in all four views, triangulated twice from two disjoint pairs of views: how far the
+    two root-relative estimates lie apart (mm per joint, and P-MPJPE on frames with every joint). Two
+    independent estimates with equal noise differ by about sqrt(2) times the error of each, and twice
+    the error of their four-view combination: the size of the pseudo truth's own error."""
+    out = []
+    for split in (((0, 1), (2, 3)), ((0, 2), (1, 3)), ((0, 3), (1, 2))):
+        estimates = []
+        for t, people in enumerate(people_per_frame):
+            for person in (p for p in people if len(p.detections) == len(cameras)):
+                pair_points = []
+                for pair in split:
+                    picks = [detections[v][t][person.detections[v]] for v in pair]
+                    points = triangulate([cameras[v] for v in pair], np.stack([p[0] for p in picks]),
+                                         np.stack([(p[1] >= 0.3).astype(float) for p in picks]))
+                    pair_points.append(points - points[ROOT])
+                estimates.append(pair_points)
+        first, second = (np.array(e) * 1000 for e in zip(*estimates))
+        distance = np.linalg.norm(first - second, axis=-1)
+        complete = np.isfinite(distance).all(1)
+        out.append({"pairs": [[cameras[v].name for v in pair] for pair in split], "people_frames": len(distance),
+                    "joint_distance_mm": float(np.nanmean(distance)),
+                    "p_mpjpe_mm": p_mpjpe(first[complete], second[complete]), "complete_frames": int(complete.sum())})
+    return out
+
+
 def link_tracks(people_per_frame) -> dict[int, dict[int, object]]:
     """tracks[id][frame] = MatchedPerson, linking each frame's people to the nearest pelvis of the previous frames."""
     tracks: dict[int, dict[int, object]] = {}
@@ -189,6 +216,7 @@ def pseudo_ground_truth(stride: int = 1) -> dict:
     smoothed_accel = track_acceleration(tracks)
     reprojection = [p.reprojection_px for ps in people for p in ps]
     left_out = left_out_reprojection(cameras, detections, people)
+    pair_split = pair_split_disagreement(cameras, detections, people)
     stature = float(np.nanmedian([p.points_world[JOINT_INDEX["head"], 2] - p.points_world[list(ANKLES), 2].mean()
                                   for by_frame in tracks.values() for p in by_frame.values()]))   # world z is up
     print(f"pseudo ground truth: {len(reprojection)} people-frames, {len(tracks)} tracks, reprojection "
@@ -210,7 +238,7 @@ def pseudo_ground_truth(stride: int = 1) -> dict:
     print(f"{len(sequences)} single-view runs, {sum(len(s.keypoints_2d) for s in sequences)} frames")
     return {"sequences": sequences, "meta": meta, "tracks": tracks, "reprojection": reprojection, "raw_accel": raw_accel,
             "smoothed_accel": smoothed_accel, "head_above_ankles_m": stature,
-            "views": [c.name for c in cameras], "cameras": cameras, "left_out_px": left_out, "detections": detections, "left_right": left_right_audit(cameras, detections, tracks)}
+            "views": [c.name for c in cameras], "cameras": cameras, "left_out_px": left_out, "pair_split": pair_split, "detections": detections, "left_right": left_right_audit(cameras, detections, tracks)}
 
 
 def camera_mount(camera: CalibratedCamera) -> CameraMount:
@@ -304,6 +332,7 @@ def main() -> None:
     parser.add_argument("--stride", type=int, default=1, help="use every n-th frame (2: 30 fps, the training rate)")
     parser.add_argument("--window", choices=("causal", "centered"), default="causal",
                         help="the node's window_mode: causal (no delay) or centered (F//2 frames late)")
+    parser.add_argument("--tag", default="", help="results under real_video..._<tag> (another set of models beside the main table)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     models = dict(m.split("=", 1) for m in args.models) or {"shipped default": str(checkpoint.DEFAULT_MODEL)}
@@ -393,11 +422,11 @@ def main() -> None:
         print({k: round(v, 1) if isinstance(v, float) else v for k, v in r.items()})
     machine = f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}"
     RESULTS.mkdir(exist_ok=True)
-    stem = "real_video" + (f"_stride{args.stride}" if args.stride != 1 else "") + ("_centered" if args.window == "centered" else "")
+    stem = "real_video" + (f"_stride{args.stride}" if args.stride != 1 else "") + ("_centered" if args.window == "centered" else "") + (f"_{args.tag}" if args.tag else "")
     (RESULTS / f"{stem}.json").write_text(json.dumps(
         {"machine": machine, "window": args.window, "truth_accel_raw_mm": raw_accel, "smoothing_sigma_frames": SMOOTHING_SIGMA, "hypotheses": args.hypotheses, "models": models, "tracks": len(tracks),
          "people_frames": len(reprojection), "head_above_ankles_m": ground_truth["head_above_ankles_m"], "reprojection_px_mean": float(np.mean(reprojection)),
-         "left_out_reprojection_px_median": ground_truth["left_out_px"],
+         "left_out_reprojection_px_median": ground_truth["left_out_px"], "pair_split": ground_truth["pair_split"],
          "left_right": ground_truth["left_right"], "rows": rows}, indent=1))
     peer = {r["view"]: r for r in rows if r["model"] == "MediaPipe world landmarks"}
 
@@ -430,6 +459,12 @@ def main() -> None:
               "with confidence >= 0.3): " + ", ".join(f"{v} {px:.1f}" for v, px in ground_truth["left_out_px"].items())
               + ". The pseudo truth is MediaPipe's own 2D, triangulated: where the views disagree this much, "
               "so does the truth."]
+    lines += ["", "People seen by all four views, triangulated from two disjoint pairs of views: " + "; ".join(
+        f"{'+'.join(s['pairs'][0])} against {'+'.join(s['pairs'][1])} {s['joint_distance_mm']:.0f} mm per joint apart "
+        f"(P-MPJPE {s['p_mpjpe_mm']:.0f}, {s['complete_frames']} of {s['people_frames']} people-frames complete)"
+        for s in ground_truth["pair_split"]) + ". Two independent estimates differ by about sqrt(2) times the "
+        "error of each: a two-view truth errs by about that distance / 1.4, a four-view one by about half of it, "
+        "and every model's error above includes it."]
     first = next(iter(models))          # MediaPipe's and the first model's rows (every variant of it)
     shown = [r for r in rows if r["view"] == "all" and (r["model"] in (rows[0]["model"], first) or r["model"].startswith(first + ","))]
     lines += ["", "Per joint, all views, MPJPE mm (where the error is):", "",
@@ -445,7 +480,7 @@ def main() -> None:
     (RESULTS / f"{stem}.md").write_text(
         "# Real video: single-view 3D against triangulated pseudo ground truth (Pose2Sim multi-person demo)\n\n"
         f"Command: `.venv/bin/python benchmarks/real_video.py --models {' '.join(k + '=' + v for k, v in models.items())} "
-        f"--hypotheses {args.hypotheses} --stride {args.stride} --window {args.window}{' --adapt' if args.adapt else ''}`. Machine: {machine}.\n"
+        f"--hypotheses {args.hypotheses} --stride {args.stride} --window {args.window}{' --adapt' if args.adapt else ''}{' --tag ' + args.tag if args.tag else ''}`. Machine: {machine}.\n"
         f"{len(reprojection)} people-frames matched across views in {len(tracks)} tracks; pseudo ground truth "
         f"reprojects to {np.mean(reprojection):.1f} px on average (1088x1920 images), then is smoothed over time "
         f"(Gaussian, sigma {SMOOTHING_SIGMA:.0f} frames; its acceleration {raw_accel:.0f} -> {ground_truth['smoothed_accel']:.0f} mm/frame²). "

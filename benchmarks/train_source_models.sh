@@ -75,10 +75,13 @@ case $job in
                                                     # (final_diffusion_seed1, final_regression_seed1, final_mlp_seed1/2)
     $BIN/train --train_views $DATA/randomized_train.npz,$DATA/randomized_val.npz \
       --out_dir runs/${job//-/_} --smooth_2d true "${extra[@]}" "$@" ;;
-  final-level-diffusion|final-level-mlp)   # the final default's recipe (and its MLP control) on levelled training AND
-    LEVEL=runs/level_data            # validation views (the level camera for known mounts; level_camera.py prepare makes them)
-    [ $job = final-level-diffusion ] && extra=(--deployed_fraction 0.9 --ema_decay 0.999 "${POSE[@]}" --steps 24000) \
-                                     || extra=("${MLP[@]}" --steps 6000)
+  final-level-diffusion|final-level-regression|final-level-mlp)   # the final default's recipe, its deterministic twin and
+    LEVEL=runs/level_data            # its MLP control on levelled training AND validation views (the level camera for
+    case ${job#final-level-} in      # known mounts; level_camera.py prepare makes them)
+      diffusion) extra=(--deployed_fraction 0.9 --ema_decay 0.999 "${POSE[@]}" --steps 24000) ;;
+      regression) extra=(--model.objective regression --ema_decay 0.999 "${POSE[@]}" --steps 24000) ;;
+      mlp) extra=("${MLP[@]}" --steps 6000) ;;
+    esac
     $BIN/train --train_views $LEVEL/randomized_train_level.npz,$LEVEL/randomized_val_level.npz \
       --out_dir runs/${job//-/_} --smooth_2d true --model.lifting_camera level "${extra[@]}" "$@" ;;
   long-studio)                     # the studio model (adaptation source) with the same 2x budget and EMA
