@@ -15,6 +15,9 @@ from adaptation.camera import lifter_keypoints
 from adaptation.dataset import CameraViews
 from adaptation.skeleton import ROOT, root_relative
 
+# How predict_sequence covers a sequence: windows stitched end to end, or one window per frame.
+WINDOWS = ("stitched", "causal", "centered", "static")
+
 
 @dataclass
 class SequenceArrays:
@@ -113,8 +116,12 @@ def predict_sequence(predict_windows, keypoints_2d: np.ndarray, frames: int, bat
     """Cover a (T, J, 2) sequence with windows, run predict_windows((N,F,J,2)) -> (N,F,J,3|...), stitch.
     window 'causal' or 'centered': as the node runs (its window_mode), one window per frame, ending
     at it or centred on it (F//2 frames late), the edge frames repeated to fill it, keeping the
-    output of that frame; F times the compute."""
+    output of that frame; F times the compute. 'static': each frame alone, its window filled with
+    copies of it (a temporal lifter without its temporal context, to measure what that context adds)."""
     length = len(keypoints_2d)
+    if window == "static":
+        windows = np.repeat(keypoints_2d[:, None], frames, axis=1)
+        return np.concatenate([predict_windows(windows[i:i + batch])[:, -1] for i in range(0, length, batch)])
     if window in ("causal", "centered"):
         before = frames - 1 if window == "causal" else frames // 2
         padded = np.concatenate([np.repeat(keypoints_2d[:1], before, axis=0), keypoints_2d,
@@ -122,7 +129,7 @@ def predict_sequence(predict_windows, keypoints_2d: np.ndarray, frames: int, bat
         windows = np.stack([padded[t:t + frames] for t in range(length)])
         return np.concatenate([predict_windows(windows[i:i + batch])[:, before] for i in range(0, length, batch)])
     if window != "stitched":
-        raise ValueError(f"window must be stitched, causal or centered, got {window!r}")
+        raise ValueError(f"window must be one of {WINDOWS}, got {window!r}")
     starts = window_starts(length, frames)
     windows = np.stack([cut(keypoints_2d, s, frames) for s in starts])
     outputs = np.concatenate([predict_windows(windows[i:i + batch]) for i in range(0, len(windows), batch)])

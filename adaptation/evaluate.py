@@ -21,7 +21,7 @@ import torch
 
 from adaptation import checkpoint
 from adaptation.camera import turn_back, turn_keypoints
-from adaptation.clips import SequenceArrays, predict_sequence, prepare
+from adaptation.clips import WINDOWS, SequenceArrays, predict_sequence, prepare
 from adaptation.dataset import CameraViews
 from adaptation.diffusion import Sampler
 from adaptation.metrics import all_metrics, sequences_acceleration_error
@@ -44,7 +44,8 @@ def predict_views(model: torch.nn.Module, views: CameraViews | list[SequenceArra
     the camera the model reads (adaptation.camera: upright or level) as the node does; a level model
     needs the mount.
     As in the node, each sequence (a track) keeps one draw of starting noise for all its windows;
-    window: 'causal' or 'centered' (one window per frame, as the node's window_mode) or 'stitched';
+    window: 'causal' or 'centered' (one window per frame, as the node's window_mode), 'stitched' or 'static'
+    (adaptation.clips.predict_sequence);
     aggregation of the H hypotheses: adaptation.uncertainty.summarize_hypotheses."""
     sequences = prepare(views) if isinstance(views, CameraViews) else views
     sampler = Sampler(model.eval(), k=k, flip=flip)
@@ -126,8 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flip", action="store_true", help="average with the mirrored input")
     parser.add_argument("--aggregation", choices=("mean", "reprojection"), default="mean",
                         help="how H hypotheses become one pose (adaptation.uncertainty.summarize_hypotheses)")
-    parser.add_argument("--window", choices=("stitched", "causal", "centered"), default="stitched",
-                        help="windows covering each sequence, or one per frame as the node runs (causal: its default)")
+    parser.add_argument("--window", choices=WINDOWS, default="stitched",
+                        help="windows covering each sequence, or one per frame as the node runs (causal: its default), "
+                             "or each frame alone (static)")
     parser.add_argument("--out", default=None, help="JSON report path (default: print only)")
     args = parser.parse_args(argv)
     try:

@@ -33,6 +33,7 @@ import argparse
 import hashlib
 import json
 import platform
+from collections import Counter
 from pathlib import Path
 
 import cv2
@@ -234,6 +235,7 @@ def pseudo_ground_truth(stride: int = 1) -> dict:
                                           np.stack([p[1] for p in picks]), camera.intrinsics, FPS / stride,
                                           np.stack([camera.to_camera(by_frame[t].points_world) for t in run])))
                 meta.append({"view": camera.name, "track": track, "frames": run, "world": np.stack([p[2] for p in picks]),
+                             "truth_views": [len(by_frame[t].detections) for t in run],
                              "reprojection": float(np.mean([by_frame[t].reprojection_px for t in run]))})
     print(f"{len(sequences)} single-view runs, {sum(len(s.keypoints_2d) for s in sequences)} frames")
     return {"sequences": sequences, "meta": meta, "tracks": tracks, "reprojection": reprojection, "raw_accel": raw_accel,
@@ -330,8 +332,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--adapt", action="store_true", help="also adapt each model to each camera (see 5. above)")
     parser.add_argument("--stride", type=int, default=1, help="use every n-th frame (2: 30 fps, the training rate)")
-    parser.add_argument("--window", choices=("causal", "centered"), default="causal",
-                        help="the node's window_mode: causal (no delay) or centered (F//2 frames late)")
+    parser.add_argument("--window", choices=("causal", "centered", "static"), default="causal",
+                        help="the node's window_mode: causal (no delay) or centered (F//2 frames late); static: "
+                             "each frame lifted alone (what the temporal context adds)")
     parser.add_argument("--tag", default="", help="results under real_video..._<tag> (another set of models beside the main table)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -422,7 +425,7 @@ def main() -> None:
         print({k: round(v, 1) if isinstance(v, float) else v for k, v in r.items()})
     machine = f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}"
     RESULTS.mkdir(exist_ok=True)
-    stem = "real_video" + (f"_stride{args.stride}" if args.stride != 1 else "") + ("_centered" if args.window == "centered" else "") + (f"_{args.tag}" if args.tag else "")
+    stem = "real_video" + (f"_stride{args.stride}" if args.stride != 1 else "") + ("" if args.window == "causal" else f"_{args.window}") + (f"_{args.tag}" if args.tag else "")
     (RESULTS / f"{stem}.json").write_text(json.dumps(
         {"machine": machine, "window": args.window, "truth_accel_raw_mm": raw_accel, "smoothing_sigma_frames": SMOOTHING_SIGMA, "hypotheses": args.hypotheses, "models": models, "tracks": len(tracks),
          "people_frames": len(reprojection), "head_above_ankles_m": ground_truth["head_above_ankles_m"], "reprojection_px_mean": float(np.mean(reprojection)),
@@ -464,7 +467,8 @@ def main() -> None:
         f"(P-MPJPE {s['p_mpjpe_mm']:.0f}, {s['complete_frames']} of {s['people_frames']} people-frames complete)"
         for s in ground_truth["pair_split"]) + ". Two independent estimates differ by about sqrt(2) times the "
         "error of each: a two-view truth errs by about that distance / 1.4, a four-view one by about half of it, "
-        "and every model's error above includes it."]
+        "and every model's error above includes it. Scored frames by the number of views their truth was triangulated from: "
+        + ", ".join(f"{n} views {count}" for n, count in sorted(Counter(n for m in meta for n in m["truth_views"]).items())) + "."]
     first = next(iter(models))          # MediaPipe's and the first model's rows (every variant of it)
     shown = [r for r in rows if r["view"] == "all" and (r["model"] in (rows[0]["model"], first) or r["model"].startswith(first + ","))]
     lines += ["", "Per joint, all views, MPJPE mm (where the error is):", "",
@@ -487,8 +491,10 @@ def main() -> None:
         f"The triangulated people's head is {ground_truth['head_above_ankles_m']:.2f} m above their ankles (median). "
         "Root-relative, camera frame, mm; torso lean: how far the pelvis->thorax direction leans towards the camera (camera y-z plane), predicted minus true, mean; "
         f"{args.window} windows at {FPS / args.stride:.0f} fps; H = {args.hypotheses}.\n\n" + "\n".join(lines) + "\n")
-    # the picture: the first model as it comes and as deployed best (more lines are unreadable)
-    shown = [first, f"{first}, adapted to each camera, with the camera mount" if args.adapt else f"{first}, with the camera mount"]
+    # the picture: the first model as it comes (a level model: with the mount) and as deployed best (more lines are unreadable)
+    as_it_comes = first if first in predictions else f"{first}, with the camera mount"
+    shown = list(dict.fromkeys([as_it_comes, f"{first}, adapted to each camera, with the camera mount" if args.adapt
+                                else f"{first}, with the camera mount"]))
     plot_example(sequences, meta, {k: predictions[k] for k in shown}, RESULTS / f"{stem}.png")
 
 

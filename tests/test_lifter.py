@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from adaptation import checkpoint
-from adaptation.clips import covering_windows, prepare
+from adaptation.clips import covering_windows, predict_sequence, prepare
 from adaptation.dataset import CameraViews
 from adaptation.diffusion import Sampler, ddim_timesteps, sample_hypotheses
 from adaptation.evaluate import main as evaluate_main
@@ -38,6 +38,23 @@ def test_ddim_grid_follows_the_method_note():
     assert ddim_timesteps(2) == [(999, 499), (499, -1)]
     with pytest.raises(ValueError):
         ddim_timesteps(0)
+
+
+@pytest.mark.parametrize("window, sees", [("causal", (-8, 0)), ("centered", (-4, 4)), ("static", (0, 0))])
+def test_each_window_mode_sees_only_its_frames(window, sees):
+    """Frame t's output may depend on frames t+sees[0] .. t+sees[1] only (a 'window' that is the mean of its frames)."""
+    keypoints = np.random.default_rng(0).normal(size=(30, 17, 2))
+
+    def mean_of_window(windows):
+        means = np.concatenate([windows, np.zeros_like(windows[..., :1])], axis=-1).mean(axis=1, keepdims=True)
+        return np.repeat(means, windows.shape[1], axis=1)
+
+    base = predict_sequence(mean_of_window, keypoints, 9, window=window)
+    for offset in range(-10, 11):
+        moved = keypoints.copy()
+        moved[15 + offset] += 1.0
+        changed = not np.allclose(predict_sequence(mean_of_window, moved, 9, window=window)[15], base[15])
+        assert changed == (sees[0] <= offset <= sees[1]), (window, offset)
 
 
 def test_hypotheses_differ_and_flip_is_an_involution():
