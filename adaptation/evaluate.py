@@ -79,7 +79,7 @@ def _scores(predicted: list[np.ndarray], targets: list[np.ndarray]) -> dict:
 
 def evaluate(model: torch.nn.Module, views: CameraViews, hypotheses: int = 1, k: int = 1, flip: bool = False,
              seed: int = 0, calibration: UncertaintyCalibration | None = None, aggregation: str = "mean",
-             window: str = "stitched", mount: CameraMount | None = None) -> dict:
+             window: str = "stitched", mount: CameraMount | list[CameraMount] | None = None) -> dict:
     """Overall, in-view, truncated and per-sequence metrics (mm) of `model` on labelled `views`;
     with a calibration or H > 1 also the uncertainty report ('uncertainty', raw spread if uncalibrated).
     window, mount: see predict_views ('causal' is what the node does by default)."""
