@@ -11,7 +11,8 @@ synchronised, calibrated 1088x1920 views at 60 fps, 100 frames, several people.
    the truth's own error). People are linked over time by their pelvis.
 3. For each camera and person, every run of frames where that view sees them and all 17 joints
    were triangulated is lifted from that single view, as the node would (causal windows, or
-   centred with --window centered; noise fixed per track, 2D One-Euro smoothed, 60 fps as
+   centred with --window centered; --window static lifts each frame alone, to measure what the
+   temporal context adds; noise fixed per track, 2D One-Euro smoothed, 60 fps as
    recorded), and scored root-relative in that camera's frame, beside MediaPipe's own 3D for the
    same detections (pose_world_landmarks, hip-centred), raw and through the same One-Euro filter.
 Pelvis depth: the lifter's root placed from its 3D, the 2D and the intrinsics (camera.solve_root).
