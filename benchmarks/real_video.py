@@ -53,6 +53,7 @@ from adaptation.mount import ANKLES, CameraMount
 from adaptation.multiview import CalibratedCamera, match_people, read_qca, reprojection_error, triangulate
 from adaptation.plots import draw_skeleton
 from adaptation.skeleton import BONES, JOINT_INDEX, JOINT_NAMES, ROOT, bone_lengths, root_relative, swap_left_right
+from adaptation.views import BUNDLED_MOCAP, load_mocap
 from posynda_ros.adapt_cli import main as adapt_main
 from posynda_ros.handedness import repair
 from posynda_ros.keypoints import MultiPoseDetector
@@ -70,6 +71,7 @@ MAX_REPROJECTION_PX = 50.0      # a match across views (people are ~1000 px tall
 MAX_STEP_M = 0.3                # a person's pelvis moves less than this between frames at 60 fps
 MIN_RUN = 10                    # frames
 SMOOTHING_SIGMA = 2.0           # frames (33 ms): Gaussian smoothing of the triangulated tracks over time
+BENT_OVER_DEG = 30.0            # trunk inclination reported as bent over (people lunging, the mocap's squats)
 
 
 def detect_all(views: list[str]) -> list[list[list[tuple[np.ndarray, np.ndarray, np.ndarray, bool]]]]:
@@ -190,6 +192,16 @@ def torso_lean_deg(poses: np.ndarray) -> np.ndarray:
     """How far the pelvis->thorax direction leans towards the camera, in the camera's y-z plane (degrees)."""
     torso = poses[..., JOINT_INDEX["thorax"], :] - poses[..., ROOT, :]
     return np.degrees(np.arctan2(-torso[..., 2], -torso[..., 1]))
+
+
+def trunk_inclination_deg(poses: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """How far the pelvis->thorax direction tilts from `up` (degrees, any direction): how bent over people are."""
+    torso = poses[..., JOINT_INDEX["thorax"], :] - poses[..., ROOT, :]
+    return np.degrees(np.arccos(np.clip(torso @ up / np.linalg.norm(torso, axis=-1), -1.0, 1.0)))
+
+
+def bent_over(inclination: np.ndarray) -> str:
+    return f"median {np.median(inclination):.0f} deg, {np.mean(inclination > BENT_OVER_DEG):.0%} beyond {BENT_OVER_DEG:.0f}"
 
 
 def runs(frames: list[int], minimum: int = MIN_RUN) -> list[list[int]]:
@@ -470,6 +482,13 @@ def main() -> None:
         "error of each: a two-view truth errs by about that distance / 1.4, a four-view one by about half of it, "
         "and every model's error above includes it. Scored frames by the number of views their truth was triangulated from: "
         + ", ".join(f"{n} views {count}" for n, count in sorted(Counter(n for m in meta for n in m["truth_views"]).items())) + "."]
+    world_up, mocap_up = np.array([0.0, 0.0, 1.0]), np.array([0.0, 1.0, 0.0])     # the calibration's z, the mocap's y
+    mocap = np.concatenate([poses for sequences in load_mocap(BUNDLED_MOCAP).values() for poses in sequences.values()])
+    seen = {v: np.stack([tracks[m["track"]][t].points_world for m in meta if m["view"] == v for t in m["frames"]])
+            for v in ground_truth["views"]}
+    lines += ["", "Trunk inclination from vertical (pelvis->thorax), the triangulated people seen by each view: " + ", ".join(
+        f"{v} {bent_over(trunk_inclination_deg(points, world_up))}" for v, points in seen.items())
+        + f"; the bundled training mocap: {bent_over(trunk_inclination_deg(mocap, mocap_up))}."]
     first = next(iter(models))          # MediaPipe's and the first model's rows (every variant of it)
     shown = [r for r in rows if r["view"] == "all" and (r["model"] in (rows[0]["model"], first) or r["model"].startswith(first + ","))]
     lines += ["", "Per joint, all views, MPJPE mm (where the error is):", "",
