@@ -79,6 +79,12 @@ def bone_lengths(pose: np.ndarray) -> np.ndarray:
     return np.linalg.norm(pose[..., children, :] - pose[..., parents, :], axis=-1)
 
 
+def trunk_inclination_deg(poses: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """How far the pelvis->thorax direction of (..., J, 3) poses tilts from `up`, in any direction (degrees)."""
+    torso = poses[..., JOINT_INDEX["thorax"], :] - poses[..., ROOT, :]
+    return np.degrees(np.arccos(np.clip(torso @ up / np.linalg.norm(torso, axis=-1), -1.0, 1.0)))
+
+
 def rescale_bones(pose, scales):
     """Poses (..., 17, 3) with each bone's length multiplied by `scales` (..., 16, in BONES order),
     directions and root kept: a person of other proportions in the same posture. numpy or torch."""

@@ -52,7 +52,8 @@ from adaptation.metrics import acceleration, p_mpjpe, sequences_acceleration_err
 from adaptation.mount import ANKLES, CameraMount
 from adaptation.multiview import CalibratedCamera, match_people, read_qca, reprojection_error, triangulate
 from adaptation.plots import draw_skeleton
-from adaptation.skeleton import BONES, JOINT_INDEX, JOINT_NAMES, ROOT, bone_lengths, root_relative, swap_left_right
+from adaptation.skeleton import (BONES, JOINT_INDEX, JOINT_NAMES, ROOT, bone_lengths, root_relative, swap_left_right,
+                                 trunk_inclination_deg)
 from adaptation.views import BUNDLED_MOCAP, load_mocap
 from posynda_ros.adapt_cli import main as adapt_main
 from posynda_ros.handedness import repair
@@ -192,12 +193,6 @@ def torso_lean_deg(poses: np.ndarray) -> np.ndarray:
     """How far the pelvis->thorax direction leans towards the camera, in the camera's y-z plane (degrees)."""
     torso = poses[..., JOINT_INDEX["thorax"], :] - poses[..., ROOT, :]
     return np.degrees(np.arctan2(-torso[..., 2], -torso[..., 1]))
-
-
-def trunk_inclination_deg(poses: np.ndarray, up: np.ndarray) -> np.ndarray:
-    """How far the pelvis->thorax direction tilts from `up` (degrees, any direction): how bent over people are."""
-    torso = poses[..., JOINT_INDEX["thorax"], :] - poses[..., ROOT, :]
-    return np.degrees(np.arccos(np.clip(torso @ up / np.linalg.norm(torso, axis=-1), -1.0, 1.0)))
 
 
 def bent_over(inclination: np.ndarray) -> str:
