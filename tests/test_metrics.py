@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from adaptation.metrics import all_metrics, auc, mpjpe, p_mpjpe, pck, procrustes_align
-from adaptation.skeleton import NUM_JOINTS, PCK_JOINTS
+from adaptation.skeleton import JOINT_INDEX, NUM_JOINTS, PCK_JOINTS, trunk_inclination_deg
 
 
 def pose(seed=0):
@@ -71,3 +71,13 @@ def test_rank_correlation():
     a = np.arange(10.0)
     assert rank_correlation(a, a ** 3) == pytest.approx(1.0)
     assert rank_correlation(a, -a) == pytest.approx(-1.0)
+
+
+def test_trunk_inclination_is_the_tilt_of_pelvis_to_thorax_from_up():
+    poses = np.zeros((3, NUM_JOINTS, 3))
+    poses[:, JOINT_INDEX["pelvis"]] = [1.0, 2.0, 3.0]
+    poses[:, JOINT_INDEX["thorax"]] = [1.0, 2.0, 3.0]
+    poses[0, JOINT_INDEX["thorax"]] += [0.0, 0.5, 0.0]       # upright
+    poses[1, JOINT_INDEX["thorax"]] += [0.0, 0.5, 0.5]       # bent forward by 45 degrees
+    poses[2, JOINT_INDEX["thorax"]] += [0.5, 0.0, 0.0]       # lying on the side
+    assert trunk_inclination_deg(poses, np.array([0.0, 1.0, 0.0])) == pytest.approx([0.0, 45.0, 90.0])
