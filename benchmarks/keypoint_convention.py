@@ -79,14 +79,8 @@ def mediapipe_3d_on_clip() -> np.ndarray:
 def score(factors: dict[str, float] | None, map_back: bool) -> dict:
     """The shipped models on the real-video benchmark; factors: the map (None: as it is), applied to
     every detection (map_back False) or to the lifter's 2D only, its 3D mapped back (map_back True)."""
-    detect = real_video.detect_all
-    if factors is not None and not map_back:
-        real_video.detect_all = lambda names: [[[(widen(px, factors), conf, widen(world, factors), back)
-                                                 for px, conf, world, back in frame] for frame in view] for view in detect(names)]
-    try:
-        truth = real_video.pseudo_ground_truth()
-    finally:
-        real_video.detect_all = detect
+    throughout = factors is not None and not map_back
+    truth = real_video.pseudo_ground_truth(convert=(lambda joints: widen(joints, factors)) if throughout else None)
     sequences, meta = truth["sequences"], truth["meta"]
     prepared = prepare(CameraViews(sequences))
     if factors is not None and map_back:

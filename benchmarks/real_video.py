@@ -211,11 +211,15 @@ def runs(frames: list[int], minimum: int = MIN_RUN) -> list[list[int]]:
     return [r for r in out if len(r) >= minimum]
 
 
-def pseudo_ground_truth(stride: int = 1) -> dict:
+def pseudo_ground_truth(stride: int = 1, convert=None) -> dict:
     """Detect, match, triangulate, link and smooth; then cut every single-view run (a Sequence with
-    One-Euro smoothed 2D and the camera-frame truth, every `stride`-th frame) with its metadata."""
+    One-Euro smoothed 2D and the camera-frame truth, every `stride`-th frame) with its metadata.
+    convert: applied to each detection's joints (pixels and MediaPipe's 3D) first, when given."""
     cameras = read_qca(DATA / "Calib.qca.txt")
     detections = detect_all([c.name for c in cameras])
+    if convert is not None:
+        detections = [[[(convert(px), conf, convert(world), back) for px, conf, world, back in frame] for frame in view]
+                      for view in detections]
     frames = min(len(d) for d in detections)
     people = [match_people(cameras, [[(d[0], d[1]) for d in detections[v][t]] for v in range(len(cameras))],
                            MAX_REPROJECTION_PX, min_confidence=0.3) for t in range(frames)]

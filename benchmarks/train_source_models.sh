@@ -65,25 +65,24 @@ case $job in
     [ $job = level-long-diffusion ] && extra=(--ema_decay 0.999 --steps 24000) || extra=()
     $BIN/train --train_views $LEVEL/randomized_train_level.npz --val_views $LEVEL/randomized_val_level.npz \
       --out_dir runs/${job//-/_} --smooth_2d true --deployed_fraction 0.9 --model.lifting_camera level "${POSE[@]}" "${extra[@]}" "$@" ;;
-  final-diffusion|final-regression|final-mlp)   # the filtered-2D default, its twin and the MLP retrained on the training
-    splits randomized_train randomized_val         # AND validation subjects once every choice was made on validation:
-    case ${job#final-} in                           # each at its step count and budget chosen there, final weights
+  final-diffusion|final-regression|final-mlp|final-level-diffusion|final-level-regression|final-level-mlp)
+    # the filtered-2D default, its twin and the MLP retrained on the training AND validation subjects once
+    # every choice was made on validation, each at its step count and budget chosen there, final weights;
+    # final-level-*: the same three on levelled views (the level camera for known mounts; level_camera.py
+    # prepare makes them). Seed spread: <job> --seed N --out_dir runs/<run>_seedN
+    # (final_diffusion_seed1, final_regression_seed1, final_mlp_seed1/2, final_level_*_seed1)
+    case ${job##*-} in
       diffusion) extra=(--deployed_fraction 0.9 --ema_decay 0.999 "${POSE[@]}" --steps 24000) ;;
       regression) extra=(--model.objective regression --ema_decay 0.999 "${POSE[@]}" --steps 24000) ;;
       mlp) extra=("${MLP[@]}" --steps 6000) ;;        # smooth-mlp's best validation step
-    esac                                            # seed spread: <job> --seed N --out_dir runs/<run>_seedN
-                                                    # (final_diffusion_seed1, final_regression_seed1, final_mlp_seed1/2)
-    $BIN/train --train_views $DATA/randomized_train.npz,$DATA/randomized_val.npz \
-      --out_dir runs/${job//-/_} --smooth_2d true "${extra[@]}" "$@" ;;
-  final-level-diffusion|final-level-regression|final-level-mlp)   # the final default's recipe, its deterministic twin and
-    LEVEL=runs/level_data            # its MLP control on levelled training AND validation views (the level camera for
-    case ${job#final-level-} in      # known mounts; level_camera.py prepare makes them)
-      diffusion) extra=(--deployed_fraction 0.9 --ema_decay 0.999 "${POSE[@]}" --steps 24000) ;;
-      regression) extra=(--model.objective regression --ema_decay 0.999 "${POSE[@]}" --steps 24000) ;;
-      mlp) extra=("${MLP[@]}" --steps 6000) ;;
     esac
-    $BIN/train --train_views $LEVEL/randomized_train_level.npz,$LEVEL/randomized_val_level.npz \
-      --out_dir runs/${job//-/_} --smooth_2d true --model.lifting_camera level "${extra[@]}" "$@" ;;
+    if [[ $job == final-level-* ]]; then
+      LEVEL=runs/level_data
+      views=$LEVEL/randomized_train_level.npz,$LEVEL/randomized_val_level.npz; extra+=(--model.lifting_camera level)
+    else
+      splits randomized_train randomized_val; views=$DATA/randomized_train.npz,$DATA/randomized_val.npz
+    fi
+    $BIN/train --train_views $views --out_dir runs/${job//-/_} --smooth_2d true "${extra[@]}" "$@" ;;
   long-studio)                     # the studio model (adaptation source) with the same 2x budget and EMA
     splits studio_train studio_val
     $BIN/train --train_views $DATA/studio_train.npz --val_views $DATA/studio_val.npz \
