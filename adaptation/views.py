@@ -134,9 +134,11 @@ def place_camera(world: np.ndarray, rig: Rig, camera: dict, rng: np.random.Gener
     return rotation, position, intrinsics
 
 
-def add_detector_noise(pixels: np.ndarray, level: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def add_detector_noise(pixels: np.ndarray, level: float, rng: np.random.Generator,
+                       outlier_rate: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
     """Detector-like 2D noise: temporally correlated jitter of `level` x the person's 2D height,
-    plus rare gross outliers; returns noisy pixels and a matching confidence in [0, 1]."""
+    plus gross outliers (a share `outlier_rate` of the joints, 10% of that height); returns noisy
+    pixels and a matching confidence in [0, 1]."""
     frames = len(pixels)
     person_height = np.ptp(pixels[..., 1], axis=-1, keepdims=True)[..., None]      # (T,1,1)
     white = rng.normal(size=pixels.shape)
@@ -145,7 +147,7 @@ def add_detector_noise(pixels: np.ndarray, level: float, rng: np.random.Generato
     for t in range(1, frames):  # AR(1), rho 0.8: detector errors persist over a few frames
         correlated[t] = 0.8 * correlated[t - 1] + 0.6 * white[t]
     error = level * person_height * correlated
-    outliers = rng.uniform(size=pixels.shape[:2]) < 0.01
+    outliers = rng.uniform(size=pixels.shape[:2]) < outlier_rate
     error[outliers] += rng.normal(scale=0.1, size=(outliers.sum(), 2)) * person_height.repeat(NUM_JOINTS, 1)[outliers]
     relative = np.linalg.norm(error, axis=-1) / person_height[..., 0]
     confidence = np.exp(-((relative / 0.1) ** 2))
@@ -169,7 +171,7 @@ def _view_mostly_in_image(world: np.ndarray, rig: Rig, camera: dict, rng: np.ran
 
 
 def render(mocap: dict[str, dict[str, np.ndarray]], rig: Rig, seed: int = 0, noise: float = 0.0,
-           min_frames: int = 1) -> CameraViews:
+           min_frames: int = 1, outlier_rate: float = 0.01) -> CameraViews:
     """Every sequence through every camera of the rig -> a labelled CameraViews."""
     rng = np.random.default_rng(seed)
     cameras = rig.cameras or [{}] * rig.views_per_sequence
@@ -183,7 +185,7 @@ def render(mocap: dict[str, dict[str, np.ndarray]], rig: Rig, seed: int = 0, noi
                 points, pixels, intrinsics = _view_mostly_in_image(world, rig, camera, rng)
                 confidence = np.ones(pixels.shape[:2], np.float32)
                 if noise > 0:
-                    pixels, confidence = add_detector_noise(pixels, noise, rng)
+                    pixels, confidence = add_detector_noise(pixels, noise, rng, outlier_rate)
                 sequences.append(Sequence(f"{subject}/{name}/{rig.name}{index}", pixels.astype(np.float32),
                                           confidence, intrinsics, 30.0, points.astype(np.float32)))
     if not sequences:

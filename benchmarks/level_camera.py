@@ -1,6 +1,7 @@
 """The level camera: a lifter that works in the *level* camera, when the mount is known (adaptation/models/level).
 
     .venv/bin/python benchmarks/level_camera.py prepare      # levelled randomised views -> runs/level_data/
+        [--noise 0.025 --outlier-rate 0.05 --out-dir runs/level_data_mediapipe_noise]   # another detector noise
     benchmarks/train_source_models.sh level-long-diffusion   # (or final-level-diffusion, ...) trains on them
     .venv/bin/python benchmarks/level_camera.py evaluate --part val \
         --level level-long=runs/level_long_diffusion/best.pt --camera default=runs/smooth_long_diffusion/shipped/lifter.pt
@@ -43,7 +44,7 @@ from adaptation.skeleton import trunk_inclination_deg
 from adaptation.uncertainty import UncertaintyCalibration, for_hypotheses
 from adaptation.views import BUNDLED_MOCAP, Rig, load_mocap
 import real_video
-from splits import SUBJECTS, views
+from splits import NOISE, OUTLIER_RATE, SUBJECTS, views
 
 REPO = Path(__file__).resolve().parents[1]
 LEVEL_DATA = REPO / "runs" / "level_data"
@@ -61,12 +62,13 @@ def camera_up(rendered: Sequence, mocap: dict) -> np.ndarray:
     return rotation @ np.array([0.0, 1.0, 0.0])
 
 
-def prepare_level_views() -> None:
-    """runs/level_data/randomized_<part>_level.npz (levelled views) and _ups.npy for train, val and test."""
+def prepare_level_views(noise: float = NOISE, outlier_rate: float = OUTLIER_RATE, out_dir: Path = LEVEL_DATA) -> None:
+    """<out_dir>/randomized_<part>_level.npz (levelled views) and _ups.npy for train, val and test,
+    rendered with that detector noise (splits.views)."""
     mocap = load_mocap(BUNDLED_MOCAP)
-    LEVEL_DATA.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
     for part in SUBJECTS:
-        rendered = views(f"randomized_{part}")
+        rendered = views(f"randomized_{part}", noise, outlier_rate)
         ups = np.array([camera_up(s, mocap) for s in rendered.sequences])
         levelled = []
         for s, up in zip(rendered.sequences, ups):
@@ -74,8 +76,8 @@ def prepare_level_views() -> None:
             pixels = pixels_from_normalized(turn_keypoints(lifter_keypoints(s.keypoints_2d, ideal), rotation), ideal)
             levelled.append(Sequence(s.name, pixels.astype(np.float32), s.confidence, ideal, s.fps,
                                      (s.keypoints_3d @ rotation.T).astype(np.float32)))
-        CameraViews(levelled).save(LEVEL_DATA / f"randomized_{part}_level.npz")
-        np.save(LEVEL_DATA / f"randomized_{part}_ups.npy", ups)
+        CameraViews(levelled).save(out_dir / f"randomized_{part}_level.npz")
+        np.save(out_dir / f"randomized_{part}_ups.npy", ups)
         pitch, roll = np.array([pitch_and_roll_deg(u) for u in ups]).T
         roll = np.abs(roll)
         print(f"randomized_{part}: {len(ups)} views levelled (pitch {pitch.min():.0f} to {pitch.max():.0f} deg, "
@@ -167,10 +169,13 @@ def main() -> None:
     parser.add_argument("--camera", nargs="*", default=[], help="name=checkpoint trained on camera views")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tag", default="", help="results under level_camera_<part>_<tag> (another comparison beside the decision's)")
+    parser.add_argument("--noise", type=float, default=NOISE, help="prepare: renders' detector noise, x the person's 2D height")
+    parser.add_argument("--outlier-rate", type=float, default=OUTLIER_RATE, help="prepare: share of joints with gross 2D errors")
+    parser.add_argument("--out-dir", default=str(LEVEL_DATA), help="prepare: where the levelled views go")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.command == "prepare":
-        prepare_level_views()
+        prepare_level_views(args.noise, args.outlier_rate, Path(args.out_dir))
         return
     models, calibrations = {}, {}
     for frame, specs in (("level", args.level), ("upright", args.camera)):

@@ -17,24 +17,26 @@ from adaptation.views import BUNDLED_MOCAP, Rig, load_mocap, render
 CACHE = Path(__file__).with_name(".cache")
 SUBJECTS = {"train": ("cmu_01", "hdm_bk"), "val": ("hdm_bd",), "test": ("cmu_03", "hdm_dg")}
 NOISE = 0.01
+OUTLIER_RATE = 0.01
 
 
-def split_path(name: str) -> Path:
-    """The cached .npz of a split, rendered on first use."""
-    path = CACHE / f"{name}.npz"
+def split_path(name: str, noise: float = NOISE, outlier_rate: float = OUTLIER_RATE) -> Path:
+    """The cached .npz of a split, rendered on first use (another noise: another file)."""
+    variant = "" if (noise, outlier_rate) == (NOISE, OUTLIER_RATE) else f"_noise{noise:g}_outliers{outlier_rate:g}"
+    path = CACHE / f"{name}{variant}.npz"
     if not path.is_file():
         rig, part = name.rsplit("_", 1)
         if part not in SUBJECTS:
             raise ValueError(f"split {name!r}: expected '<rig>_<{'|'.join(SUBJECTS)}>'")
         mocap = load_mocap(BUNDLED_MOCAP)
         seed = zlib.crc32(name.encode())          # one fixed seed per split
-        render({s: mocap[s] for s in SUBJECTS[part]}, Rig.load(rig), seed=seed, noise=NOISE).save(path)
+        render({s: mocap[s] for s in SUBJECTS[part]}, Rig.load(rig), seed=seed, noise=noise, outlier_rate=outlier_rate).save(path)
     return path
 
 
-def views(name: str) -> CameraViews:
+def views(name: str, noise: float = NOISE, outlier_rate: float = OUTLIER_RATE) -> CameraViews:
     """A split by name, rendered once and cached."""
-    return CameraViews.load(split_path(name))
+    return CameraViews.load(split_path(name, noise, outlier_rate))
 
 
 def mocap_sequence(sequence_name: str) -> str:

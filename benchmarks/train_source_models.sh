@@ -61,7 +61,7 @@ case $job in
     $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
       --out_dir runs/smooth_long_${objective} --smooth_2d true --ema_decay 0.999 "${extra[@]}" "${POSE[@]}" --steps 24000 "$@" ;;
   level-diffusion|level-long-diffusion)   # experiment: the smooth-2D default's recipe on levelled views (level camera:
-    LEVEL=runs/level_data                   # benchmarks/level_camera.py prepare makes them), 12000 steps or 24000 + EMA
+    LEVEL=${LEVEL_DATA:-runs/level_data}                   # benchmarks/level_camera.py prepare makes them), 12000 steps or 24000 + EMA
     [ $job = level-long-diffusion ] && extra=(--ema_decay 0.999 --steps 24000) || extra=()
     $BIN/train --train_views $LEVEL/randomized_train_level.npz --val_views $LEVEL/randomized_val_level.npz \
       --out_dir runs/${job//-/_} --smooth_2d true --deployed_fraction 0.9 --model.lifting_camera level "${POSE[@]}" "${extra[@]}" "$@" ;;
@@ -77,7 +77,7 @@ case $job in
       mlp) extra=("${MLP[@]}" --steps 6000) ;;        # smooth-mlp's best validation step
     esac
     if [[ $job == final-level-* ]]; then
-      LEVEL=runs/level_data
+      LEVEL=${LEVEL_DATA:-runs/level_data}
       views=$LEVEL/randomized_train_level.npz,$LEVEL/randomized_val_level.npz; extra+=(--model.lifting_camera level)
     else
       splits randomized_train randomized_val; views=$DATA/randomized_train.npz,$DATA/randomized_val.npz
