@@ -60,13 +60,13 @@ CHOICES = {"backend": ("auto", *PREFERENCE), "window_mode": ("causal", "centered
            "image_reliability": ("best_effort", "reliable")}
 
 
-def mount_parameter(value: str, model_mount: CameraMount | None) -> CameraMount | None:
-    """The camera_mount parameter: '' the model's own mount (None for a model not adapted), 'none'
-    no mount (people keep the lifter's learned size, the camera's roll reaches the lifter), else a
-    mount as `adapt --mount` reads it."""
-    if value.strip().lower() == "none":
+def mount_parameter(value: str) -> CameraMount | None:
+    """The mount the camera_mount parameter gives: a mount as `adapt --mount` reads it, else None:
+    for 'none' (people keep the lifter's learned size, the camera's roll reaches the lifter) and for ''
+    (the model's own mount, known once the model is loaded: None for a model not adapted)."""
+    if value.strip().lower() in ("", "none"):
         return None
-    return replace(CameraMount.parse(value), source="the camera_mount parameter") if value.strip() else model_mount
+    return replace(CameraMount.parse(value), source="the camera_mount parameter")
 
 
 def descriptor(name: str) -> ParameterDescriptor:
@@ -146,14 +146,14 @@ class LiftNode(LifecycleNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         p, problems = self.checked_parameters()
         try:     # a bad mount is a bad parameter, named before the model loads
-            given_mount = mount_parameter(p["camera_mount"], None)
+            given_mount = mount_parameter(p["camera_mount"])
         except ValueError as error:
             problems.append(f"camera_mount: {error}")
         if problems:
             return self.fail("bad parameters: " + "; ".join(problems))
         try:
             backend = open_backend(p["model_dir"] or bundled_model_dir(given_mount is not None), p["backend"], threads=p["threads"])
-            mount = mount_parameter(p["camera_mount"], backend.camera_mount)
+            mount = given_mount if p["camera_mount"].strip() else backend.camera_mount
             self.pipeline = LiftPipeline(backend, p["hypotheses"], p["window_mode"], p["max_gap_s"],
                                          p["min_detection_score"], p["max_people"], mount=mount)
         except Exception as error:  # noqa: BLE001 - any failure here must leave a running, reporting node
