@@ -20,7 +20,8 @@ level_camera.py prepare --noise 0.025 --outlier-rate 0.05 makes;
 - as a per-joint mean (the systematic part, image x right, y down) and RMS (the whole of it), and
   as the 2D trunk length MediaPipe reports over the projected one (foreshortening).
 The other views' own 2D errors enter the reference too: they bound what these figures can show.
-Writes benchmarks/results/detector_residuals.{json,md}.
+Writes benchmarks/results/detector_residuals.{json,md,png} (the picture: the bent-over person in cam03
+whose residual is that group's median, both 2D drawn on the image).
 """
 from __future__ import annotations
 
@@ -28,12 +29,14 @@ import json
 import platform
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 import real_video
 from splits import NOISE, OUTLIER_RATE, views
 from adaptation.multiview import match_people, read_qca, triangulate
-from adaptation.skeleton import JOINT_INDEX, JOINT_NAMES, ROOT, trunk_inclination_deg
+from adaptation.plots import plt
+from adaptation.skeleton import BONES, JOINT_INDEX, JOINT_NAMES, ROOT, trunk_inclination_deg
 
 RESULTS = Path(__file__).with_name("results")
 MIN_CONFIDENCE = 0.3
@@ -85,7 +88,7 @@ def residuals() -> list[dict]:
                                 "inclination_deg": float(trunk_inclination_deg(points, WORLD_UP)),
                                 "lean_deg": lean_towards_camera_deg(cameras[v].to_camera(points)),
                                 "residual": shape(pixels) - shape(projected), "confident": confidence >= MIN_CONFIDENCE,
-                                "trunk_ratio": trunk[0] / trunk[1]})
+                                "trunk_ratio": trunk[0] / trunk[1], "pixels": pixels, "projected": projected})
     return records
 
 
@@ -98,6 +101,31 @@ def summary(records: list[dict]) -> dict:
             "rms": np.sqrt(np.nanmean(np.sum(masked ** 2, -1), 0)).tolist(),     # (J,)
             "rms_all": float(np.sqrt(np.nanmean(np.sum(masked ** 2, -1)))),
             "trunk_ratio": float(np.median([r["trunk_ratio"] for r in records]))}
+
+
+def plot_example(record: dict, path: Path) -> None:
+    """One person on their view's image: MediaPipe's 2D and the other views' triangulation projected."""
+    capture = cv2.VideoCapture(str(real_video.DATA / f"{record['view']}.mp4"))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, record["frame"])
+    rgb = cv2.cvtColor(capture.read()[1], cv2.COLOR_BGR2RGB)
+    both = np.concatenate([record["pixels"], record["projected"]])
+    (left, top), (right, bottom) = both.min(0) - 80, both.max(0) + 80
+    figure, axis = plt.subplots(figsize=(5, 7))
+    axis.imshow(rgb)
+    for pixels, color, label in ((record["pixels"], "yellow", "MediaPipe 2D in this view"),
+                                 (record["projected"], "cyan", "triangulated from the other views, projected")):
+        for a, b in BONES:
+            axis.plot(*zip(pixels[a], pixels[b]), color=color, lw=2)
+        axis.plot([], [], color=color, label=label)
+    axis.set_xlim(max(left, 0), min(right, rgb.shape[1]))
+    axis.set_ylim(min(bottom, rgb.shape[0]), max(top, 0))
+    axis.legend(fontsize=8, loc="lower left")
+    axis.set_title(f"{record['view']}, frame {record['frame']}: trunk {record['inclination_deg']:.0f} deg from vertical,\n"
+                   f"{record['lean_deg']:.0f} deg towards the camera; 2D trunk {record['trunk_ratio']:.2f}x the projection's", fontsize=9)
+    axis.axis("off")
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
 
 
 def main() -> None:
@@ -131,6 +159,9 @@ def main() -> None:
         lines.append(f"| {name} | {up['mean'][j][0]:+.3f}, {up['mean'][j][1]:+.3f} | {up['rms'][j]:.3f} | "
                      f"{lean['mean'][j][0]:+.3f}, {lean['mean'][j][1]:+.3f} | {lean['rms'][j]:.3f} |")
     (RESULTS / "detector_residuals.md").write_text("\n".join(lines) + "\n")
+    bent = [r for r in records if r["view"] == "cam03" and groups["bent over"](r)]
+    typical = np.median([np.sqrt(np.mean(np.sum(r["residual"] ** 2, -1))) for r in bent])
+    plot_example(min(bent, key=lambda r: abs(np.sqrt(np.mean(np.sum(r["residual"] ** 2, -1))) - typical)), RESULTS / "detector_residuals.png")
     print("\n".join(lines))
 
 
