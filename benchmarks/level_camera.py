@@ -1,7 +1,7 @@
 """The level camera: a lifter that works in the *level* camera, when the mount is known (adaptation/models/level).
 
     .venv/bin/python benchmarks/level_camera.py prepare      # levelled randomised views -> runs/level_data/
-        [--noise 0.025 --outlier-rate 0.05 --out-dir runs/level_data_mediapipe_noise]   # another detector noise
+        [--noise 0.025 --outlier-rate 0.05 --level-data runs/level_data_mediapipe_noise]   # another detector noise
     benchmarks/train_source_models.sh level-long-diffusion   # (or final-level-diffusion, ...) trains on them
     .venv/bin/python benchmarks/level_camera.py evaluate --part val \
         --level level-long=runs/level_long_diffusion/best.pt --camera default=runs/smooth_long_diffusion/shipped/lifter.pt
@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -62,13 +63,28 @@ def camera_up(rendered: Sequence, mocap: dict) -> np.ndarray:
     return rotation @ np.array([0.0, 1.0, 0.0])
 
 
-def prepare_level_views(noise: float = NOISE, outlier_rate: float = OUTLIER_RATE, out_dir: Path = LEVEL_DATA) -> None:
-    """<out_dir>/randomized_<part>_level.npz (levelled views) and _ups.npy for train, val and test,
-    rendered with that detector noise (splits.views)."""
+@dataclass(frozen=True)
+class Renders:
+    """Which renders of the splits (splits.views): their detector noise, and where `prepare` puts their
+    levelled views and camera up directions (another noise draws other cameras)."""
+    noise: float = NOISE
+    outlier_rate: float = OUTLIER_RATE
+    level_data: Path = LEVEL_DATA
+
+    def views(self, split: str) -> CameraViews:
+        return views(split, self.noise, self.outlier_rate)
+
+    def describe(self) -> str:
+        return f"2D noise {self.noise:g} of the person's height, {self.outlier_rate:g} outliers"
+
+
+def prepare_level_views(renders: Renders) -> None:
+    """<level_data>/randomized_<part>_level.npz (levelled views) and _ups.npy for train, val and test."""
     mocap = load_mocap(BUNDLED_MOCAP)
+    out_dir = renders.level_data
     out_dir.mkdir(parents=True, exist_ok=True)
     for part in SUBJECTS:
-        rendered = views(f"randomized_{part}", noise, outlier_rate)
+        rendered = renders.views(f"randomized_{part}")
         ups = np.array([camera_up(s, mocap) for s in rendered.sequences])
         levelled = []
         for s, up in zip(rendered.sequences, ups):
@@ -89,22 +105,22 @@ def lift(model, sequences: list[SequenceArrays], mounts: list[CameraMount], **kw
     return [p.pose.astype(np.float64) for p in predict_views(model, sequences, mount=mounts, flip=True, **kwargs)]
 
 
-def rig_views(rig: str, part: str) -> tuple[CameraViews, list[CameraMount]]:
+def rig_views(rig: str, part: str, renders: Renders) -> tuple[CameraViews, list[CameraMount]]:
     """A rig's views of the `part` subjects, 2D through the node's filter, with each view's true mount
     (the randomised rig's from `prepare`; height 1 m: lifting needs only the up direction)."""
-    data = smoothed_views(views(f"{rig}_{part}"))
+    data = smoothed_views(renders.views(f"{rig}_{part}"))
     if rig == "randomized":
-        return data, [CameraMount.from_up(up, 1.0, "rig") for up in np.load(LEVEL_DATA / f"randomized_{part}_ups.npy")]
+        return data, [CameraMount.from_up(up, 1.0, "rig") for up in np.load(renders.level_data / f"randomized_{part}_ups.npy")]
     spec = Rig.load(rig)
     return data, [CameraMount(1.0, spec.pitch_deg, spec.roll_deg, "rig")] * len(data.sequences)
 
 
-def synthetic_rows(part: str, models: dict) -> list[dict]:
+def synthetic_rows(part: str, models: dict, renders: Renders) -> list[dict]:
     """MPJPE / P-MPJPE per rig and model; also MPJPE on the bent-over frames (trunk more than
     real_video.BENT_OVER_DEG from vertical), the poses where the real-video gap between models is."""
     rows = []
     for rig in RIGS:
-        data, mounts = rig_views(rig, part)
+        data, mounts = rig_views(rig, part, renders)
         sequences = prepare(data)
         truth = np.concatenate([s.pose_3d for s in sequences]) * 1000.0
         bent = np.concatenate([trunk_inclination_deg(s.pose_3d, m.up_in_camera()) for s, m in zip(sequences, mounts)]) > real_video.BENT_OVER_DEG
@@ -118,12 +134,12 @@ def synthetic_rows(part: str, models: dict) -> list[dict]:
     return rows
 
 
-def uncertainty_rows(part: str, models: dict, calibrations: dict) -> list[dict]:
+def uncertainty_rows(part: str, models: dict, calibrations: dict, renders: Renders) -> list[dict]:
     """The shipped uncertainty calibration (model.json, H=3) as the node runs it (causal windows,
     mirrored, filtered 2D) on every rig: mean predicted / mean actual error, rank correlation."""
     rows = []
     for rig in RIGS:
-        data, mounts = rig_views(rig, part)
+        data, mounts = rig_views(rig, part, renders)
         for name, fitted in calibrations.items():
             report = evaluate(models[name], data, hypotheses=3, flip=True, window="causal", calibration=for_hypotheses(fitted, 3),
                               mount=mounts)
@@ -169,13 +185,14 @@ def main() -> None:
     parser.add_argument("--camera", nargs="*", default=[], help="name=checkpoint trained on camera views")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tag", default="", help="results under level_camera_<part>_<tag> (another comparison beside the decision's)")
-    parser.add_argument("--noise", type=float, default=NOISE, help="prepare: renders' detector noise, x the person's 2D height")
-    parser.add_argument("--outlier-rate", type=float, default=OUTLIER_RATE, help="prepare: share of joints with gross 2D errors")
-    parser.add_argument("--out-dir", default=str(LEVEL_DATA), help="prepare: where the levelled views go")
+    parser.add_argument("--noise", type=float, default=NOISE, help="the renders' detector noise, x the person's 2D height")
+    parser.add_argument("--outlier-rate", type=float, default=OUTLIER_RATE, help="the renders' share of joints with gross 2D errors")
+    parser.add_argument("--level-data", default=str(LEVEL_DATA), help="where prepare puts (and evaluate finds) those renders' levelled views")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    renders = Renders(args.noise, args.outlier_rate, Path(args.level_data))
     if args.command == "prepare":
-        prepare_level_views(args.noise, args.outlier_rate, Path(args.out_dir))
+        prepare_level_views(renders)
         return
     models, calibrations = {}, {}
     for frame, specs in (("level", args.level), ("upright", args.camera)):
@@ -187,11 +204,11 @@ def main() -> None:
             if fitted:
                 calibrations[name] = [UncertaintyCalibration.from_dict(e) for e in fitted]
 
-    rows = synthetic_rows(args.part, models) + (real_video_rows(models) if args.part == "val" else [])
-    checked = uncertainty_rows(args.part, models, calibrations) if args.part == "test" else []
+    rows = synthetic_rows(args.part, models, renders) + (real_video_rows(models) if args.part == "val" else [])
+    checked = uncertainty_rows(args.part, models, calibrations, renders) if args.part == "test" else []
     machine = f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}"
     stem = f"level_camera_{args.part}" + (f"_{args.tag}" if args.tag else "")
-    (RESULTS / f"{stem}.json").write_text(json.dumps({"machine": machine, "level": args.level, "camera": args.camera,
+    (RESULTS / f"{stem}.json").write_text(json.dumps({"machine": machine, "renders": renders.describe(), "level": args.level, "camera": args.camera,
                                                       "rows": rows, "uncertainty": checked}, indent=1))
     names = list(models)
     places = list(dict.fromkeys((r["part"], r["rig"]) for r in rows))
@@ -216,11 +233,13 @@ def main() -> None:
         lines += [f"| {r['model']} | {r['rig']} | {r['mpjpe_mm']:.1f} | {r['ratio']:.2f} | {r['rank_correlation']:.2f} |" for r in checked]
     command = " ".join(f"--{k} {' '.join(v)}" for k, v in (("level", args.level), ("camera", args.camera)) if v)
     command += f" --tag {args.tag}" if args.tag else ""
+    if renders != Renders():
+        command += f" --noise {renders.noise:g} --outlier-rate {renders.outlier_rate:g} --level-data {args.level_data}"
     (RESULTS / f"{stem}.md").write_text(
         f"# The level camera, {args.part} subjects" + (" and real video" if args.part == "val" else "") + "\n\n"
         f"Command: `.venv/bin/python benchmarks/level_camera.py evaluate --part {args.part} {command}`. Machine: {machine}.\n"
         "MPJPE / P-MPJPE mm, root-relative. Synthetic: H=1 + mirroring, covering windows, 2D through the node's filter, "
-        "the true camera up. Real video (Pose2Sim, 309 frames, val only): H=3 + mirroring, causal windows, sized "
+        f"the true camera up, {renders.describe()}. Real video (Pose2Sim, 309 frames, val only): H=3 + mirroring, causal windows, sized "
         "from the floor with each view's mount, not adapted; lean = torso lean predicted minus true.\n\n" + "\n".join(lines) + "\n")
 
 

@@ -5,7 +5,7 @@ import pytest
 from adaptation.camera import project
 from adaptation.dataset import CameraViews
 from adaptation.skeleton import bone_lengths
-from adaptation.views import Rig, load_mocap, main as render_main, render
+from adaptation.views import Rig, add_detector_noise, load_mocap, main as render_main, render
 
 from fixtures import MOCAP, small_mocap
 
@@ -38,6 +38,20 @@ def test_rendered_views_are_consistent_with_their_cameras(rig_name, tmp_path):
     np.testing.assert_array_equal(back.sequences[1].keypoints_2d, views.sequences[1].keypoints_2d)
     assert back.sequences[1].intrinsics == views.sequences[1].intrinsics
     assert not (tmp_path / "views.npz.partial").exists()
+
+
+def test_detector_noise_has_the_asked_size_and_share_of_outliers():
+    height = 500.0
+    pixels = np.zeros((4000, 17, 2))
+    pixels[..., 1] = np.linspace(0, height, 17)            # a 500 px tall person, every frame
+    gross = {}
+    for rate in (0.01, 0.05):
+        noisy, confidence = add_detector_noise(pixels, 0.02, np.random.default_rng(0), outlier_rate=rate)
+        relative = (noisy - pixels) / height
+        assert np.median(np.abs(relative)) == pytest.approx(0.6745 * 0.02, rel=0.1)   # N(0, 0.02) per axis
+        gross[rate] = np.mean(np.linalg.norm(relative, axis=-1) > 0.15)                # > 7 sigma: outliers only
+        assert confidence.shape == pixels.shape[:2] and confidence.min() >= 0
+    assert 3 < gross[0.05] / gross[0.01] < 8
 
 
 def test_render_views_cli_writes_a_dataset_and_reports_bad_subjects(tmp_path, capsys):
