@@ -4,6 +4,14 @@
 # the training subjects (cmu_01, hdm_bk) through a rig; best checkpoint chosen on the validation
 # subject (hdm_bd) through the same rig. CPU, 1 thread per job (two jobs side by side on 2 cores);
 # pass --device cuda on a GPU machine. Usage: benchmarks/train_source_models.sh <job> [extra train args]
+# Later arguments win, so a job can train on other renders. Session 13's renders with MediaPipe-like 2D
+# noise (benchmarks/detector_residuals.py; level_camera.py prepare --noise 0.025 --outlier-rate 0.05
+# --level-data runs/level_data_mediapipe_noise makes them, and the camera-frame splits beside them):
+#   LEVEL_DATA=runs/level_data_mediapipe_noise ... final-level-{diffusion,regression,mlp} --out_dir runs/final_level_mpnoise_<x>
+#   N=benchmarks/.cache/randomized_{train,val}_noise0.025_outliers0.05.npz
+#   ... final-{diffusion,mlp} --train_views <train N>,<val N> --out_dir runs/final_mpnoise_<x>
+#   ... final-mlp (the standard renders, retrained as the control beside them: runs/final_mlp)
+#   ... smooth-long-diffusion --train_views <train N> --val_views <val N> --out_dir runs/smooth_long_mpnoise_diffusion
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
