@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 import real_video
-from splits import NOISE, OUTLIER_RATE, views
+from splits import NOISE, NOISIER_NOISE, NOISIER_OUTLIER_RATE, OUTLIER_RATE, views
 from adaptation.multiview import match_people, read_qca, triangulate
 from adaptation.plots import plt
 from adaptation.skeleton import BONES, JOINT_INDEX, JOINT_NAMES, ROOT, trunk_inclination_deg
@@ -132,11 +132,11 @@ def main() -> None:
     records = residuals()
     groups = {"upright": lambda r: r["inclination_deg"] <= UPRIGHT_DEG,
               "bent over": lambda r: r["inclination_deg"] > real_video.BENT_OVER_DEG}
-    views = sorted({r["view"] for r in records})
+    view_names = sorted({r["view"] for r in records})
     table = {view: {name: summary(picked) for name, keep in groups.items()
-                    if (picked := [r for r in records if r["view"] == view and keep(r)])} for view in views}
+                    if (picked := [r for r in records if r["view"] == view and keep(r)])} for view in view_names}
     table["all"] = {name: summary([r for r in records if keep(r)]) for name, keep in groups.items()}
-    render = {"renders": render_residual_rms(NOISE, OUTLIER_RATE), "noisier renders": render_residual_rms(0.025, 0.05)}
+    render = {"renders": render_residual_rms(NOISE, OUTLIER_RATE), "noisier renders": render_residual_rms(NOISIER_NOISE, NOISIER_OUTLIER_RATE)}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "detector_residuals.json").write_text(json.dumps({"upright_deg": UPRIGHT_DEG, "bent_over_deg": real_video.BENT_OVER_DEG, "render_rms": render, "views": table}, indent=1))
 
