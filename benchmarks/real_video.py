@@ -34,6 +34,7 @@ import argparse
 import hashlib
 import json
 import platform
+import shlex
 from collections import Counter
 from pathlib import Path
 
@@ -274,17 +275,20 @@ def view_tracks(camera: CalibratedCamera, detections: list[list[tuple]]) -> Came
                         for i, people in by_id.items() if len(people) >= MIN_RUN])
 
 
-def content_hash(paths: list[Path]) -> str:
-    """A short hash of the files' bytes: an adapted model is re-made when its base model or the adaptation code changes."""
+def content_hash(paths: list[Path], extra: str = "") -> str:
+    """A short hash of the files' bytes (and `extra`): an adapted model is re-made when its base model,
+    the adaptation code or the adapt arguments change."""
     digest = hashlib.sha1()
     for path in paths:
         digest.update(path.read_bytes())
+    digest.update(extra.encode())
     return digest.hexdigest()[:10]
 
 
-def adapted_model(cache: Path, path: str, camera: CalibratedCamera, detections: list[list[tuple]]) -> Path:
-    """`adapt --views <this view's tracks> --mount <from the calibration>` on the model at `path`, kept
-    under `cache` (one folder per checkpoint and adaptation code: `content_hash`)."""
+def adapted_model(cache: Path, path: str, camera: CalibratedCamera, detections: list[list[tuple]],
+                  extra_args: list[str]) -> Path:
+    """`adapt --views <this view's tracks> --mount <from the calibration> <extra_args>` on the model at
+    `path`, kept under `cache` (one folder per checkpoint, adaptation code and arguments: `content_hash`)."""
     out = cache / camera.name
     if not (out / "lifter.pt").is_file():
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -292,7 +296,7 @@ def adapted_model(cache: Path, path: str, camera: CalibratedCamera, detections: 
         view_tracks(camera, detections).save(target)
         mount = camera_mount(camera)
         code = adapt_main(["--views", str(target), "--base-model", str(path), "--out", str(out), "--overwrite", "--mount",
-                           f"height_m: {mount.height_m:.3f}, pitch_deg: {mount.pitch_deg:.2f}, roll_deg: {mount.roll_deg:.2f}"])
+                           f"height_m: {mount.height_m:.3f}, pitch_deg: {mount.pitch_deg:.2f}, roll_deg: {mount.roll_deg:.2f}", *extra_args])
         if code != 0:
             raise RuntimeError(f"adapt failed for {path} on {camera.name}")
     return out / "lifter.pt"
@@ -347,6 +351,7 @@ def main() -> None:
     parser.add_argument("--window", choices=("causal", "centered", "static"), default="causal",
                         help="the node's window_mode: causal (no delay) or centered (F//2 frames late); static: "
                              "each frame lifted alone (what the temporal context adds)")
+    parser.add_argument("--adapt-args", default="", help="with --adapt: more `adapt` arguments, e.g. '--source_noise true'")
     parser.add_argument("--tag", default="", help="results under real_video..._<tag> (another set of models beside the main table)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -428,10 +433,11 @@ def main() -> None:
         add_rows(name, None if level else lift(path, everything, False), lift(path, everything, True))
         if args.adapt:
             adapted = {}
-            cache = ADAPTED / f"{name}-{content_hash([Path(path), *ADAPT_CODE])}"
+            cache = ADAPTED / f"{name}-{content_hash([Path(path), *ADAPT_CODE], args.adapt_args)}"
             for v, camera in enumerate(ground_truth["cameras"]):
                 keep = [i for i, m in enumerate(meta) if m["view"] == camera.name]
-                adapted.update(lift(adapted_model(cache, path, camera, ground_truth["detections"][v]), keep, True))
+                adapted.update(lift(adapted_model(cache, path, camera, ground_truth["detections"][v], shlex.split(args.adapt_args)),
+                                    keep, True))
             add_rows(f"{name}, adapted to each camera", adapted, adapted)
     for r in rows:
         print({k: round(v, 1) if isinstance(v, float) else v for k, v in r.items()})
@@ -503,7 +509,7 @@ def main() -> None:
     (RESULTS / f"{stem}.md").write_text(
         "# Real video: single-view 3D against triangulated pseudo ground truth (Pose2Sim multi-person demo)\n\n"
         f"Command: `.venv/bin/python benchmarks/real_video.py --models {' '.join(k + '=' + v for k, v in models.items())} "
-        f"--hypotheses {args.hypotheses} --stride {args.stride} --window {args.window}{' --adapt' if args.adapt else ''}{' --tag ' + args.tag if args.tag else ''}`. Machine: {machine}.\n"
+        f"--hypotheses {args.hypotheses} --stride {args.stride} --window {args.window}{' --adapt' if args.adapt else ''}{' --adapt-args ' + shlex.quote(args.adapt_args) if args.adapt_args else ''}{' --tag ' + args.tag if args.tag else ''}`. Machine: {machine}.\n"
         f"{len(reprojection)} people-frames matched across views in {len(tracks)} tracks; pseudo ground truth "
         f"reprojects to {np.mean(reprojection):.1f} px on average (1088x1920 images), then is smoothed over time "
         f"(Gaussian, sigma {SMOOTHING_SIGMA:.0f} frames; its acceleration {raw_accel:.0f} -> {ground_truth['smoothed_accel']:.0f} mm/frame²). "
