@@ -134,8 +134,11 @@ def place_camera(world: np.ndarray, rig: Rig, camera: dict, rng: np.random.Gener
     return rotation, position, intrinsics
 
 
+OUTLIER_RATE = 0.01   # default share of joints with a gross detector error (add_detector_noise)
+
+
 def add_detector_noise(pixels: np.ndarray, level: float, rng: np.random.Generator,
-                       outlier_rate: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+                       outlier_rate: float = OUTLIER_RATE) -> tuple[np.ndarray, np.ndarray]:
     """Detector-like 2D noise: temporally correlated jitter of `level` x the person's 2D height,
     plus gross outliers (a share `outlier_rate` of the joints, 10% of that height); returns noisy
     pixels and a matching confidence in [0, 1]."""
@@ -171,7 +174,7 @@ def _view_mostly_in_image(world: np.ndarray, rig: Rig, camera: dict, rng: np.ran
 
 
 def render(mocap: dict[str, dict[str, np.ndarray]], rig: Rig, seed: int = 0, noise: float = 0.0,
-           min_frames: int = 1, outlier_rate: float = 0.01) -> CameraViews:
+           min_frames: int = 1, outlier_rate: float = OUTLIER_RATE) -> CameraViews:
     """Every sequence through every camera of the rig -> a labelled CameraViews."""
     rng = np.random.default_rng(seed)
     cameras = rig.cameras or [{}] * rig.views_per_sequence

@@ -34,20 +34,13 @@ import numpy as np
 
 import real_video
 from splits import NOISE, NOISIER_NOISE, NOISIER_OUTLIER_RATE, OUTLIER_RATE, views
-from adaptation.multiview import match_people, read_qca, triangulate
+from adaptation.multiview import read_qca
 from adaptation.plots import plt
 from adaptation.skeleton import BONES, JOINT_INDEX, JOINT_NAMES, ROOT, trunk_inclination_deg
 
 RESULTS = Path(__file__).with_name("results")
-MIN_CONFIDENCE = 0.3
 UPRIGHT_DEG = 15.0       # trunk inclination from vertical that counts as upright
 WORLD_UP = np.array([0.0, 0.0, 1.0])   # the calibration's world z
-
-
-def lean_towards_camera_deg(points_camera: np.ndarray) -> float:
-    """Angle of the trunk (pelvis -> thorax) from the camera's image-up, towards the camera (+)."""
-    trunk = points_camera[JOINT_INDEX["thorax"]] - points_camera[ROOT]
-    return float(np.degrees(np.arctan2(-trunk[2], -trunk[1])))
 
 
 def shape(pixels: np.ndarray) -> np.ndarray:
@@ -68,27 +61,17 @@ def residuals() -> list[dict]:
     cameras = read_qca(real_video.DATA / "Calib.qca.txt")
     detections = real_video.detect_all([c.name for c in cameras])
     records = []
-    for t in range(min(len(d) for d in detections)):
-        frame = [[(d[0], d[1]) for d in detections[v][t]] for v in range(len(cameras))]
-        for person in match_people(cameras, frame, real_video.MAX_REPROJECTION_PX, min_confidence=MIN_CONFIDENCE):
-            if len(person.detections) < 3:
-                continue
-            for v, k in person.detections.items():
-                others = [u for u in person.detections if u != v]
-                points = triangulate([cameras[u] for u in others],
-                                     np.stack([detections[u][t][person.detections[u]][0] for u in others]),
-                                     np.stack([(detections[u][t][person.detections[u]][1] >= MIN_CONFIDENCE).astype(float)
-                                               for u in others]))
-                if not np.isfinite(points).all():
-                    continue
-                projected = cameras[v].pixels_of(points)
-                pixels, confidence = detections[v][t][k][0], detections[v][t][k][1]
-                trunk = [np.linalg.norm(p[JOINT_INDEX["thorax"]] - p[ROOT]) for p in (pixels, projected)]
-                records.append({"view": cameras[v].name, "frame": t,
-                                "inclination_deg": float(trunk_inclination_deg(points, WORLD_UP)),
-                                "lean_deg": lean_towards_camera_deg(cameras[v].to_camera(points)),
-                                "residual": shape(pixels) - shape(projected), "confident": confidence >= MIN_CONFIDENCE,
-                                "trunk_ratio": trunk[0] / trunk[1], "pixels": pixels, "projected": projected})
+    for t, v, k, points in real_video.left_out_triangulations(cameras, detections, real_video.match_frames(cameras, detections)):
+        if not np.isfinite(points).all():
+            continue
+        projected = cameras[v].pixels_of(points)
+        pixels, confidence = detections[v][t][k][0], detections[v][t][k][1]
+        trunk = [np.linalg.norm(p[JOINT_INDEX["thorax"]] - p[ROOT]) for p in (pixels, projected)]
+        records.append({"view": cameras[v].name, "frame": t,
+                        "inclination_deg": float(trunk_inclination_deg(points, WORLD_UP)),
+                        "lean_deg": float(real_video.torso_lean_deg(cameras[v].to_camera(points))),
+                        "residual": shape(pixels) - shape(projected), "confident": confidence >= real_video.MIN_CONFIDENCE,
+                        "trunk_ratio": trunk[0] / trunk[1], "pixels": pixels, "projected": projected})
     return records
 
 
@@ -143,7 +126,7 @@ def main() -> None:
     lines = ["# MediaPipe's 2D against the projection of the person triangulated from the other views", "",
              f"Command: `.venv/bin/python benchmarks/detector_residuals.py`. Machine: {platform.machine()}, numpy only. "
              f"Pose2Sim benchmark (benchmarks/real_video.py), people seen by >= 3 views, each view against the other views' "
-             f"triangulation; joints with confidence >= {MIN_CONFIDENCE}. The 2D as the lifters read it: centred on the pelvis, "
+             f"triangulation; joints with confidence >= {real_video.MIN_CONFIDENCE}. The 2D as the lifters read it: centred on the pelvis, "
              f"divided by its RMS size (1.00). RMS residual per joint of the renders the lifters train on: "
              f"{render['renders']:.3f}; of the noisier renders (level_camera.py prepare --noise 0.025 --outlier-rate 0.05): "
              f"{render['noisier renders']:.3f}.", "",

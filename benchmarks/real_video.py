@@ -72,6 +72,7 @@ FPS = 60.0
 MAX_REPROJECTION_PX = 50.0      # a match across views (people are ~1000 px tall here)
 MAX_STEP_M = 0.3                # a person's pelvis moves less than this between frames at 60 fps
 MIN_RUN = 10                    # frames
+MIN_CONFIDENCE = 0.3            # a detected joint used in matching and triangulation
 SMOOTHING_SIGMA = 2.0           # frames (33 ms): Gaussian smoothing of the triangulated tracks over time
 BENT_OVER_DEG = 30.0            # trunk inclination reported as bent over (people lunging, the mocap's squats)
 
@@ -105,10 +106,15 @@ def detect_all(views: list[str]) -> list[list[list[tuple[np.ndarray, np.ndarray,
     return out
 
 
-def left_out_reprojection(cameras, detections, people_per_frame) -> dict[str, float]:
-    """Per view, the median pixel distance of its detected joints from the person triangulated without
-    it (people seen in >= 3 views): how well the other views' truth agrees with this view's 2D."""
-    misses: dict[str, list[float]] = {c.name: [] for c in cameras}
+def match_frames(cameras, detections) -> list[list]:
+    """Per frame, the people matched across views (adaptation.multiview.match_people)."""
+    return [match_people(cameras, [[(d[0], d[1]) for d in detections[v][t]] for v in range(len(cameras))],
+                         MAX_REPROJECTION_PX, min_confidence=MIN_CONFIDENCE) for t in range(min(len(d) for d in detections))]
+
+
+def left_out_triangulations(cameras, detections, people_per_frame):
+    """For every person seen by >= 3 views, and each of those views: (frame, view, detection index in
+    it, the person triangulated from the other views only, world points (J, 3))."""
     for t, people in enumerate(people_per_frame):
         for person in people:
             if len(person.detections) < 3:
@@ -116,11 +122,18 @@ def left_out_reprojection(cameras, detections, people_per_frame) -> dict[str, fl
             for v, k in person.detections.items():
                 others = [u for u in person.detections if u != v]
                 pixels = np.stack([detections[u][t][person.detections[u]][0] for u in others])
-                weights = np.stack([(detections[u][t][person.detections[u]][1] >= 0.3).astype(float) for u in others])
-                points = triangulate([cameras[u] for u in others], pixels, weights)
-                seen, confidence = detections[v][t][k][0], detections[v][t][k][1]
-                error = reprojection_error(cameras[v], points, seen)[confidence >= 0.3]
-                misses[cameras[v].name] += error[np.isfinite(error)].tolist()
+                weights = np.stack([(detections[u][t][person.detections[u]][1] >= MIN_CONFIDENCE).astype(float) for u in others])
+                yield t, v, k, triangulate([cameras[u] for u in others], pixels, weights)
+
+
+def left_out_reprojection(cameras, detections, people_per_frame) -> dict[str, float]:
+    """Per view, the median pixel distance of its detected joints from the person triangulated without
+    it (people seen in >= 3 views): how well the other views' truth agrees with this view's 2D."""
+    misses: dict[str, list[float]] = {c.name: [] for c in cameras}
+    for t, v, k, points in left_out_triangulations(cameras, detections, people_per_frame):
+        seen, confidence = detections[v][t][k][0], detections[v][t][k][1]
+        error = reprojection_error(cameras[v], points, seen)[confidence >= MIN_CONFIDENCE]
+        misses[cameras[v].name] += error[np.isfinite(error)].tolist()
     return {name: float(np.median(values)) for name, values in misses.items() if values}
 
 
@@ -138,7 +151,7 @@ def pair_split_disagreement(cameras, detections, people_per_frame) -> list[dict]
                 for pair in split:
                     picks = [detections[v][t][person.detections[v]] for v in pair]
                     points = triangulate([cameras[v] for v in pair], np.stack([p[0] for p in picks]),
-                                         np.stack([(p[1] >= 0.3).astype(float) for p in picks]))
+                                         np.stack([(p[1] >= MIN_CONFIDENCE).astype(float) for p in picks]))
                     pair_points.append(points - points[ROOT])
                 estimates.append(pair_points)
         first, second = (np.array(e) * 1000 for e in zip(*estimates))
@@ -221,9 +234,7 @@ def pseudo_ground_truth(stride: int = 1, convert=None) -> dict:
     if convert is not None:
         detections = [[[(convert(px), conf, convert(world), back) for px, conf, world, back in frame] for frame in view]
                       for view in detections]
-    frames = min(len(d) for d in detections)
-    people = [match_people(cameras, [[(d[0], d[1]) for d in detections[v][t]] for v in range(len(cameras))],
-                           MAX_REPROJECTION_PX, min_confidence=0.3) for t in range(frames)]
+    people = match_frames(cameras, detections)
     tracks = link_tracks(people)
     raw_accel = track_acceleration(tracks)
     smooth_tracks(tracks)
