@@ -134,7 +134,15 @@ def place_camera(world: np.ndarray, rig: Rig, camera: dict, rng: np.random.Gener
     return rotation, position, intrinsics
 
 
+NOISE = 0.01          # the standard renders' detector noise: 1% of the person's 2D height per axis
 OUTLIER_RATE = 0.01   # default share of joints with a gross detector error (add_detector_noise)
+
+
+def training_2d_noise(card: dict) -> tuple[float, float]:
+    """(noise, outlier rate) of the renders a model card's lifter was trained on; the standard ones
+    when the card does not say (every model shipped before session 14)."""
+    recorded = card.get("training_2d_noise") or {}
+    return float(recorded.get("noise", NOISE)), float(recorded.get("outlier_rate", OUTLIER_RATE))
 
 
 def add_detector_noise(pixels: np.ndarray, level: float, rng: np.random.Generator,

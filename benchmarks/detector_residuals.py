@@ -32,11 +32,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-import real_video
-from splits import NOISE, NOISIER_NOISE, NOISIER_OUTLIER_RATE, OUTLIER_RATE, views
 from adaptation.multiview import read_qca
 from adaptation.plots import plt
 from adaptation.skeleton import BONES, JOINT_INDEX, JOINT_NAMES, ROOT, trunk_inclination_deg
+from adaptation.views import NOISE, OUTLIER_RATE
+import real_video
+from splits import NOISIER_NOISE, NOISIER_OUTLIER_RATE, views
 
 RESULTS = Path(__file__).with_name("results")
 UPRIGHT_DEG = 15.0       # trunk inclination from vertical that counts as upright

@@ -43,9 +43,9 @@ from adaptation.metrics import p_mpjpe
 from adaptation.mount import CameraMount
 from adaptation.skeleton import trunk_inclination_deg
 from adaptation.uncertainty import UncertaintyCalibration, for_hypotheses
-from adaptation.views import BUNDLED_MOCAP, Rig, load_mocap
+from adaptation.views import BUNDLED_MOCAP, NOISE, OUTLIER_RATE, Rig, load_mocap
 import real_video
-from splits import NOISE, OUTLIER_RATE, SUBJECTS, views
+from splits import SUBJECTS, views
 
 REPO = Path(__file__).resolve().parents[1]
 LEVEL_DATA = REPO / "runs" / "level_data"

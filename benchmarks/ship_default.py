@@ -29,6 +29,7 @@ from adaptation.export import export_model_dir, onnx_parity
 from adaptation.keypoint_filter import smoothed_views
 from adaptation.mount import CameraMount
 from adaptation.skeleton import NUM_JOINTS
+from adaptation.views import NOISE, OUTLIER_RATE
 from splits import views
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,6 +48,9 @@ def main() -> None:
                         help="validation views to calibrate on (.npz; default: the rig's <rig>_val views)")
     parser.add_argument("--calibrate-with", type=Path, default=None,
                         help="checkpoint of the same recipe trained without the validation subject: fit the uncertainty on its predictions")
+    parser.add_argument("--noise", type=float, default=NOISE,
+                        help="the detector noise of the renders it was trained on (recorded for `adapt`)")
+    parser.add_argument("--outlier-rate", type=float, default=OUTLIER_RATE, help="their outlier share (likewise)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model, meta = checkpoint.load(args.checkpoint)
@@ -68,7 +72,8 @@ def main() -> None:
     seconds = dict(zip(history.get("val_step", []), history.get("val_seconds", [])))
     card = {"source_rig": args.rig, "command": meta.get("command"), "step": meta.get("step"),
             "val_mpjpe_mm": meta.get("val_mpjpe_mm"), "train_seconds_to_step": seconds.get(meta.get("step")),
-            "train_config": meta.get("train_config"), "uncertainty": calibrations}
+            "train_config": meta.get("train_config"), "uncertainty": calibrations,
+            "training_2d_noise": {"noise": args.noise, "outlier_rate": args.outlier_rate}}
     partial = args.out.with_name(args.out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     export_model_dir(model, partial, k=1, flip=args.flip, **card)

@@ -12,11 +12,10 @@ import zlib
 from pathlib import Path
 
 from adaptation.dataset import CameraViews
-from adaptation.views import BUNDLED_MOCAP, OUTLIER_RATE, Rig, load_mocap, render
+from adaptation.views import BUNDLED_MOCAP, NOISE, OUTLIER_RATE, Rig, load_mocap, render
 
 CACHE = Path(__file__).with_name(".cache")
 SUBJECTS = {"train": ("cmu_01", "hdm_bk"), "val": ("hdm_bd",), "test": ("cmu_03", "hdm_dg")}
-NOISE = 0.01
 # Session 13's noisier renders, near MediaPipe's measured residual (benchmarks/detector_residuals.py)
 NOISIER_NOISE, NOISIER_OUTLIER_RATE = 0.025, 0.05
 

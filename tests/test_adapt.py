@@ -18,7 +18,7 @@ from adaptation.lora import LoRALinear, merge_lora, prepare_for_adaptation
 from adaptation.model import Denoiser, LifterConfig
 from adaptation.runtime import open_backend
 from adaptation.views import Rig, render
-from posynda_ros.adapt_cli import main as adapt_main
+from posynda_ros.adapt_cli import main as adapt_main, source_views_for, with_base_model_noise
 from posynda_ros.bags import write_camera_bag
 
 from fixtures import small_mocap
@@ -57,6 +57,20 @@ def test_carried_detector_noise_keeps_its_size_relative_to_the_person():
     expected = size_2d(target_2d).mean() / size_2d(clean).mean()
     torch.testing.assert_close(ratio, expected, rtol=0.05, atol=0)
     torch.testing.assert_close(detector_noise({**source, "keypoints_2d": clean}), torch.zeros_like(clean))
+
+
+def test_a_base_model_trained_on_noisier_2d_is_adapted_on_source_2d_with_its_noise():
+    def residual(views: CameraViews) -> float:       # median 2D error over the person's 2D height
+        s = views.sequences[0]
+        error = np.linalg.norm(s.keypoints_2d - s.intrinsics.pixels_of(s.keypoints_3d), axis=-1)
+        return float(np.median(error / np.ptp(s.keypoints_2d[..., 1], axis=-1, keepdims=True)))
+
+    noisier = {"training_2d_noise": {"noise": 0.025, "outlier_rate": 0.05}}
+    assert residual(source_views_for(noisier, seed=0)) > 2 * residual(source_views_for({}, seed=0))
+    config = AdaptConfig()
+    assert with_base_model_noise(config, {}) == config            # a card from before the field: standard renders
+    assert not with_base_model_noise(config, {"training_2d_noise": {"noise": 0.01, "outlier_rate": 0.01}}).source_noise
+    assert with_base_model_noise(config, noisier).source_noise
 
 
 def test_reposing_tilts_whole_clips_about_the_camera_x_axis_within_the_range():
