@@ -55,7 +55,7 @@ from adaptation.multiview import CalibratedCamera, match_people, read_qca, repro
 from adaptation.plots import draw_skeleton
 from adaptation.skeleton import (BONES, JOINT_INDEX, JOINT_NAMES, ROOT, bone_lengths, root_relative, swap_left_right,
                                  trunk_inclination_deg)
-from adaptation.views import BUNDLED_MOCAP, load_mocap
+from adaptation.views import BUNDLED_MOCAP, load_mocap, training_2d_noise
 from posynda_ros.adapt_cli import main as adapt_main
 from posynda_ros.handedness import repair
 from posynda_ros.keypoints import MultiPoseDetector
@@ -444,7 +444,9 @@ def main() -> None:
         add_rows(name, None if level else lift(path, everything, False), lift(path, everything, True))
         if args.adapt:
             adapted = {}
-            cache = ADAPTED / f"{name}-{content_hash([Path(path), *ADAPT_CODE], args.adapt_args)}"
+            card = Path(path).with_name("model.json")      # `adapt` reads the base model's training 2D noise from it
+            noise = str(training_2d_noise(json.loads(card.read_text()))) if card.is_file() else ""
+            cache = ADAPTED / f"{name}-{content_hash([Path(path), *ADAPT_CODE], args.adapt_args + noise)}"
             for v, camera in enumerate(ground_truth["cameras"]):
                 keep = [i for i, m in enumerate(meta) if m["view"] == camera.name]
                 adapted.update(lift(adapted_model(cache, path, camera, ground_truth["detections"][v], shlex.split(args.adapt_args)),
