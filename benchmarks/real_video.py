@@ -55,6 +55,7 @@ from adaptation.multiview import CalibratedCamera, match_people, read_qca, repro
 from adaptation.plots import draw_skeleton
 from adaptation.skeleton import (BONES, JOINT_INDEX, JOINT_NAMES, ROOT, bone_lengths, root_relative, swap_left_right,
                                  trunk_inclination_deg)
+from adaptation.uncertainty import UncertaintyCalibration, calibration_report, for_hypotheses
 from adaptation.views import BUNDLED_MOCAP, load_mocap, training_2d_noise
 from posynda_ros.adapt_cli import main as adapt_main
 from posynda_ros.handedness import repair
@@ -372,7 +373,8 @@ def main() -> None:
     prepared = prepare(CameraViews(sequences))
     reprojection, tracks, raw_accel = ground_truth["reprojection"], ground_truth["tracks"], ground_truth["raw_accel"]
 
-    def score(name: str, poses: list[np.ndarray], depth_error: list[np.ndarray] | None) -> list[dict]:
+    def score(name: str, poses: list[np.ndarray], depth_error: list[np.ndarray] | None,
+              uncertainty: list[np.ndarray | None] | None = None) -> list[dict]:
         rows = []
         for view in ground_truth["views"] + ["all"]:
             keep = [i for i, m in enumerate(meta) if view in ("all", m["view"])]
@@ -388,6 +390,8 @@ def main() -> None:
                    "lean_bias_deg": float(np.mean(torso_lean_deg(np.concatenate(predicted)) - torso_lean_deg(np.concatenate(truth)))),
                    "truth_accel_mm": float(np.mean(np.concatenate([np.linalg.norm(acceleration(t), axis=-1).ravel() for t in truth]))),
                    "pseudo_gt_reprojection_px": float(np.mean([meta[i]["reprojection"] for i in keep]))}
+            if uncertainty is not None and all(uncertainty[i] is not None for i in keep):
+                row["uncertainty"] = calibration_report(np.concatenate([uncertainty[i] for i in keep]), errors / 1000)
             if depth_error is not None:
                 signed = np.concatenate([depth_error[i] for i in keep])
                 row["pelvis_depth_error_pct"] = float(np.abs(signed).mean() * 100)
@@ -399,13 +403,16 @@ def main() -> None:
 
     rows = score("MediaPipe world landmarks", [root_relative(smooth_sequence(m["world"], FPS / args.stride)) for m in meta], None)
     rows += score("MediaPipe world landmarks, raw", [root_relative(m["world"]) for m in meta], None)
-    def lift(path: str | Path, keep: list[int], with_mount: bool) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        """Root-relative poses and roots (camera frame) of the sequences `keep`, lifted by the model at
-        `path` as it is deployed (test-time mirroring when its model.json says so); with_mount: as the
-        node with a camera mount, in the camera the model reads (adaptation.camera: upright or level)."""
+    def lift(path: str | Path, keep: list[int], with_mount: bool) -> dict[int, tuple]:
+        """Root-relative poses, roots (camera frame) and published per-joint uncertainty (None without a
+        calibration) of the sequences `keep`, lifted by the model at `path` as it is deployed (test-time
+        mirroring and uncertainty as its model.json says); with_mount: as the node with a camera mount,
+        in the camera the model reads (adaptation.camera: upright or level)."""
         model, _ = checkpoint.load(path)
-        card = Path(path).with_name("model.json")
-        flip = bool(json.loads(card.read_text()).get("flip", False)) if card.is_file() else False
+        path_card = Path(path).with_name("model.json")
+        card = json.loads(path_card.read_text()) if path_card.is_file() else {}
+        flip = bool(card.get("flip", False))
+        calibration = for_hypotheses([UncertaintyCalibration.from_dict(c) for c in card.get("uncertainty", [])], args.hypotheses)
         out = {}
         for view in ground_truth["views"]:
             group = [i for i in keep if meta[i]["view"] == view]
@@ -414,27 +421,29 @@ def main() -> None:
             for i, p in zip(group, predicted):
                 s = prepared[i]
                 out[i] = (p.pose.astype(np.float64), solve_root(p.pose.astype(np.float64), s.keypoints_2d.astype(np.float64),
-                                                               s.camera[None, :2], s.camera[None, 2:], np.clip(s.confidence, 1e-3, 1.0)))
+                                                               s.camera[None, :2], s.camera[None, 2:], np.clip(s.confidence, 1e-3, 1.0)),
+                          calibration.apply(p.spread) if calibration else None)
         return out
 
-    def add_rows(name: str, lifted: dict[int, tuple[np.ndarray, np.ndarray]] | None,
-                 mounted: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
+    def add_rows(name: str, lifted: dict[int, tuple] | None, mounted: dict[int, tuple]) -> None:
         """Score poses lifted without a mount as they are (None: a level model, which needs the mount), and
         poses lifted with each view's mount sized from the floor, frame by frame along each run as the
         node does (adaptation.floor.PersonScale)."""
         for label, floor in ((name, False), (f"{name}, with the camera mount", True))[lifted is None:]:
-            poses, depth_error = [], []
+            poses, depth_error, uncertainties = [], [], []
             for i in range(len(sequences)):
-                pose, root = (mounted if floor else lifted)[i]
+                pose, root, uncertainty = (mounted if floor else lifted)[i]
                 if floor:
                     person = PersonScale(mounts[meta[i]["view"]])
                     size = np.array([person.update(p, r, c) for p, r, c in zip(pose, root, sequences[i].confidence)])
                     pose, root = pose * size[:, None, None], root * size[:, None]
+                    uncertainty = None if uncertainty is None else uncertainty * size[:, None]
                 truth = sequences[i].keypoints_3d[:, ROOT, 2]
                 poses.append(pose)
                 depth_error.append((root[:, 2] - truth) / truth)
+                uncertainties.append(uncertainty)
             predictions[label] = poses
-            rows.extend(score(label, poses, depth_error))
+            rows.extend(score(label, poses, depth_error, uncertainties))
 
     mounts = {camera.name: camera_mount(camera) for camera in ground_truth["cameras"]}
     predictions = {}
@@ -485,6 +494,16 @@ def main() -> None:
             depth = f", {r['pelvis_depth_error_pct']:.1f}%" if "pelvis_depth_error_pct" in r else ""
             cells.append(f"{r['mpjpe_mm']:.1f} / {r['p_mpjpe_mm']:.1f} ({versus_peer(r)}), {r['accel_error_mm']:.1f}{depth}")
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    calibrated = [r for r in rows if "uncertainty" in r]
+    if calibrated:
+        lines += ["", "Published per-joint uncertainty (the model's calibration, as the node publishes it) against the error: "
+                  "mean predicted / mean error, rank correlation over every (frame, joint). The error is measured "
+                  "against the pseudo truth, whose own error it includes (the ratio reads low by that much):", "",
+                  "| model | " + " | ".join(views + ["all"]) + " |", "|---" * (len(views) + 2) + "|"]
+        for model in dict.fromkeys(r["model"] for r in calibrated):
+            cells = [next((f"{r['uncertainty']['ratio']:.2f} / {r['uncertainty']['rank_correlation']:.2f}" for r in calibrated
+                           if r["model"] == model and r["view"] == v), "-") for v in views + ["all"]]
+            lines.append(f"| {model} | " + " | ".join(cells) + " |")
     truth_rows = [r for r in rows if r["model"] == rows[0]["model"]]
     lines += ["", "Pseudo ground truth per view: " + ", ".join(
         f"{r['view']} reprojection {r['pseudo_gt_reprojection_px']:.1f} px, own accel {r['truth_accel_mm']:.1f} mm/f²"
