@@ -187,7 +187,7 @@ def check_onnx(onnx_path: Path, frames: int) -> None:
 
 def bundled_model_dir(mount_known: bool) -> Path:
     """The shipped model for a camera: the level model when the camera's mount is known (it lifts
-    in the level camera, README "The level camera"), else the default."""
+    in the level camera, benchmarks/README.md, "The level camera"), else the default."""
     return LEVEL_MODEL_DIR if mount_known else DEFAULT_MODEL_DIR
 
 

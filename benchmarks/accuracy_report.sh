@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every accuracy figure of the README, in order, from the trained runs (benchmarks/train_source_models.sh):
+# Every accuracy figure of benchmarks/README.md, in order, from the trained runs (benchmarks/train_source_models.sh):
 # validation tables (the choices), the shipped default (chosen on validation), then the test tables
 # (touched once), the real-video benchmark, the size sweep and the normalisation comparison.
 set -euo pipefail
@@ -12,7 +12,7 @@ $PY ship_default.py ../runs/smooth_long_diffusion/best.pt --rig randomized --fli
 # uncertainty fitted with the predictions of its twin trained without the validation subject
 $PY ship_default.py ../runs/final_diffusion/final.pt --rig randomized --flip --calibrate-with ../runs/smooth_long_diffusion/best.pt
 $PY lifter_accuracy.py --part test
-# the level camera (decided on validation: level_camera.py evaluate --part val, README "The level camera"),
+# the level camera (decided on validation: level_camera.py evaluate --part val, benchmarks/README.md "The level camera"),
 # then the level model for cameras with a known mount, shipped beside the default, and its test table
 $PY level_camera.py evaluate --part val --level level-long=../runs/level_long_diffusion/best.pt \
     level-long-seed1=../runs/level_long_diffusion_seed1/best.pt level-12k=../runs/level_diffusion/best.pt \

@@ -95,7 +95,7 @@ def source_views_for(base_card: dict, seed: int) -> CameraViews:
 def with_base_model_noise(config: AdaptConfig, base_card: dict) -> AdaptConfig:
     """A base model trained on noisier 2D than the standard renders is fine-tuned on source 2D that
     carries that noise (source_noise on): clean re-projections pull it back towards clean 2D
-    (README, "Trained on MediaPipe-like 2D noise": -2.6 mm on real video instead of -0.9)."""
+    (benchmarks/README.md, "Trained on MediaPipe-like 2D noise": -2.6 mm on real video instead of -0.9)."""
     noise, outlier_rate = training_2d_noise(base_card)
     if (noise, outlier_rate) == (NOISE, OUTLIER_RATE) or config.source_noise:
         return config
