@@ -187,8 +187,15 @@ def main() -> None:
     parser.add_argument("--tag", default="", help="results under level_camera_<part>_<tag> (another comparison beside the decision's)")
     parser.add_argument("--noise", type=float, default=NOISE, help="the renders' detector noise, x the person's 2D height")
     parser.add_argument("--outlier-rate", type=float, default=OUTLIER_RATE, help="the renders' share of joints with gross 2D errors")
-    parser.add_argument("--level-data", default=str(LEVEL_DATA), help="where prepare puts (and evaluate finds) those renders' levelled views")
+    parser.add_argument("--level-data", default=None,
+                        help=f"where prepare puts (and evaluate finds) those renders' levelled views (default {LEVEL_DATA.relative_to(REPO)}, "
+                             "for the standard renders only)")
     args = parser.parse_args()
+    if args.level_data is None:
+        if (args.noise, args.outlier_rate) != (NOISE, OUTLIER_RATE):
+            parser.error(f"renders with another --noise or --outlier-rate need their own --level-data "
+                         f"({LEVEL_DATA.relative_to(REPO)} holds the standard renders' levelled views)")
+        args.level_data = str(LEVEL_DATA)
     torch.set_num_threads(args.threads)
     renders = Renders(args.noise, args.outlier_rate, Path(args.level_data))
     if args.command == "prepare":
