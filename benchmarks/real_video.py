@@ -297,6 +297,12 @@ def content_hash(paths: list[Path], extra: str = "") -> str:
     return digest.hexdigest()[:10]
 
 
+def model_card(path: str | Path) -> dict:
+    """The model.json beside a lifter.pt ({} for a bare checkpoint)."""
+    card = Path(path).with_name("model.json")
+    return json.loads(card.read_text()) if card.is_file() else {}
+
+
 def adapted_model(cache: Path, path: str, camera: CalibratedCamera, detections: list[list[tuple]],
                   extra_args: list[str]) -> Path:
     """`adapt --views <this view's tracks> --mount <from the calibration> <extra_args>` on the model at
@@ -409,8 +415,7 @@ def main() -> None:
         mirroring and uncertainty as its model.json says); with_mount: as the node with a camera mount,
         in the camera the model reads (adaptation.camera: upright or level)."""
         model, _ = checkpoint.load(path)
-        path_card = Path(path).with_name("model.json")
-        card = json.loads(path_card.read_text()) if path_card.is_file() else {}
+        card = model_card(path)
         flip = bool(card.get("flip", False))
         calibration = for_hypotheses([UncertaintyCalibration.from_dict(c) for c in card.get("uncertainty", [])], args.hypotheses)
         out = {}
@@ -453,8 +458,7 @@ def main() -> None:
         add_rows(name, None if level else lift(path, everything, False), lift(path, everything, True))
         if args.adapt:
             adapted = {}
-            card = Path(path).with_name("model.json")      # `adapt` reads the base model's training 2D noise from it
-            noise = str(training_2d_noise(json.loads(card.read_text()))) if card.is_file() else ""
+            noise = str(training_2d_noise(model_card(path)))      # `adapt` reads it from the base model's card
             cache = ADAPTED / f"{name}-{content_hash([Path(path), *ADAPT_CODE], args.adapt_args + noise)}"
             for v, camera in enumerate(ground_truth["cameras"]):
                 keep = [i for i, m in enumerate(meta) if m["view"] == camera.name]
