@@ -12,6 +12,14 @@
 #   ... final-{diffusion,mlp} --train_views <train N>,<val N> --out_dir runs/final_mpnoise_<x>
 #   ... final-mlp (the standard renders, retrained as the control beside them: runs/final_mlp)
 #   ... smooth-long-diffusion --train_views <train N> --val_views <val N> --out_dir runs/smooth_long_mpnoise_diffusion
+# Session 14: the level recipe on the training subjects at other 2D noises, to choose the noise on validation
+# (level_camera.py evaluate --part val --tag noise_choice / mixnoise; benchmarks/README.md):
+#   ... level-long-diffusion (the standard renders: runs/level_long_diffusion, also the shipped level model's calibration twin)
+#   LEVEL_DATA=runs/level_data_noise0.0175 ... level-long-diffusion --out_dir runs/level_long_noise0.0175_diffusion
+#     (data: level_camera.py prepare --noise 0.0175 --outlier-rate 0.03 --level-data runs/level_data_noise0.0175)
+#   LEVEL_DATA=runs/level_data_mediapipe_noise ... level-long-diffusion --out_dir runs/level_long_mpnoise_diffusion
+#   ... level-long-diffusion --train_views runs/level_data/randomized_train_level.npz,runs/level_data_mediapipe_noise/randomized_train_level.npz
+#       --out_dir runs/level_long_mixnoise_diffusion --threads 2   (both renders together, alone on the machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
