@@ -56,8 +56,8 @@ class AdaptConfig:
     repose_pitch_deg: float = 0.0   # without a mount: random elevation change of the source, degrees (0 = off)
     # The augmented source 2D carries the source windows' detector noise (augment.detector_noise)
     # instead of being a clean projection: off, as published; on validation it made no consistent
-    # difference (benchmarks/README.md, PoSynDA adaptation). `adapt` turns it on for a base model trained on noisier
-    # 2D than the standard renders (posynda_ros.adapt_cli.with_base_model_noise).
+    # difference (benchmarks/README.md, PoSynDA adaptation). `adapt` turns it on for a base model trained on 2D
+    # with another noise than the standard renders' (posynda_ros.adapt_cli.with_base_model_noise).
     source_noise: bool = False
     # Teacher pseudo-labels on the target half: off by default. Measured (benchmarks/README.md, PoSynDA adaptation):
     # 1-4.5 mm worse on the synthetic rigs, and on real video (benchmarks/real_video.py --adapt) the

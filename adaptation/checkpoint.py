@@ -35,6 +35,12 @@ def save(path: str | os.PathLike, model: nn.Module, **meta) -> Path:
     return path
 
 
+def card_beside(path: str | os.PathLike) -> dict:
+    """The model card (model.json) beside a checkpoint in a model directory; {} for a bare checkpoint."""
+    card = Path(path).with_name("model.json")
+    return json.loads(card.read_text()) if card.is_file() else {}
+
+
 def load(path: str | os.PathLike | None = None, device: str = "cpu") -> tuple[nn.Module, dict]:
     """Load a lifter (default: the shipped model); returns (model in eval mode, metadata)."""
     path = Path(path) if path else DEFAULT_MODEL

@@ -18,7 +18,7 @@ import numpy as np
 from adaptation.camera import LIFTING_CAMERAS
 from adaptation.mount import CameraMount
 from adaptation.skeleton import LAYOUT, NUM_JOINTS
-from adaptation.uncertainty import UncertaintyCalibration
+from adaptation.uncertainty import UncertaintyCalibration, calibrations_from_card
 
 log = logging.getLogger(__name__)
 DEFAULT_MODEL_DIR = Path(__file__).with_name("models") / "default"
@@ -202,7 +202,7 @@ def open_backend(model_dir: str | Path | None = None, preference: str = "auto", 
     if onnx_path.is_file():
         check_onnx(onnx_path, frames)
     try:
-        uncertainty = [UncertaintyCalibration.from_dict(entry) for entry in card.get("uncertainty", [])]
+        uncertainty = calibrations_from_card(card)
     except (TypeError, ValueError) as error:
         raise ModelError(f"{model_dir / 'model.json'}: bad 'uncertainty' entry ({error})") from error
     entry = card.get("camera_mount")      # written by `adapt`: the mount the model was adapted for

@@ -90,6 +90,11 @@ def calibration_report(uncertainty_m: np.ndarray, error_m: np.ndarray) -> dict[s
             "rank_correlation_within_joint": float(np.mean(within)) if within else float("nan")}
 
 
+def calibrations_from_card(card: dict) -> list[UncertaintyCalibration]:
+    """The calibrations a model card (model.json) carries under "uncertainty", one per H fitted."""
+    return [UncertaintyCalibration.from_dict(entry) for entry in card.get("uncertainty", [])]
+
+
 def for_hypotheses(calibrations: list[UncertaintyCalibration], hypotheses: int) -> UncertaintyCalibration | None:
     """The calibration fitted for H hypotheses, else the one fitted for the nearest H (None if there is none)."""
     if not calibrations:

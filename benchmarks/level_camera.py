@@ -42,7 +42,7 @@ from adaptation.keypoint_filter import smoothed_views
 from adaptation.metrics import p_mpjpe
 from adaptation.mount import CameraMount
 from adaptation.skeleton import trunk_inclination_deg
-from adaptation.uncertainty import UncertaintyCalibration, for_hypotheses
+from adaptation.uncertainty import calibrations_from_card, for_hypotheses
 from adaptation.views import BUNDLED_MOCAP, NOISE, OUTLIER_RATE, Rig, load_mocap
 import real_video
 from splits import SUBJECTS, views
@@ -206,10 +206,9 @@ def main() -> None:
         for name, path in (s.split("=", 1) for s in specs):
             models[name] = checkpoint.load(REPO / path)[0]
             models[name].config.lifting_camera = frame
-            card = (REPO / path).with_name("model.json")     # a shipped model: its uncertainty calibration too
-            fitted = json.loads(card.read_text()).get("uncertainty") if card.is_file() else None
+            fitted = calibrations_from_card(checkpoint.card_beside(REPO / path))   # a shipped model: its uncertainty too
             if fitted:
-                calibrations[name] = [UncertaintyCalibration.from_dict(e) for e in fitted]
+                calibrations[name] = fitted
 
     rows = synthetic_rows(args.part, models, renders) + (real_video_rows(models) if args.part == "val" else [])
     checked = uncertainty_rows(args.part, models, calibrations, renders) if args.part == "test" else []

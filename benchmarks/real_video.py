@@ -55,7 +55,7 @@ from adaptation.multiview import CalibratedCamera, match_people, read_qca, repro
 from adaptation.plots import draw_skeleton
 from adaptation.skeleton import (BONES, JOINT_INDEX, JOINT_NAMES, ROOT, bone_lengths, root_relative, swap_left_right,
                                  trunk_inclination_deg)
-from adaptation.uncertainty import UncertaintyCalibration, calibration_report, for_hypotheses
+from adaptation.uncertainty import calibration_report, calibrations_from_card, for_hypotheses
 from adaptation.views import BUNDLED_MOCAP, load_mocap, training_2d_noise
 from posynda_ros.adapt_cli import main as adapt_main
 from posynda_ros.handedness import repair
@@ -297,12 +297,6 @@ def content_hash(paths: list[Path], extra: str = "") -> str:
     return digest.hexdigest()[:10]
 
 
-def model_card(path: str | Path) -> dict:
-    """The model.json beside a lifter.pt ({} for a bare checkpoint)."""
-    card = Path(path).with_name("model.json")
-    return json.loads(card.read_text()) if card.is_file() else {}
-
-
 def adapted_model(cache: Path, path: str, camera: CalibratedCamera, detections: list[list[tuple]],
                   extra_args: list[str]) -> Path:
     """`adapt --views <this view's tracks> --mount <from the calibration> <extra_args>` on the model at
@@ -415,9 +409,9 @@ def main() -> None:
         mirroring and uncertainty as its model.json says); with_mount: as the node with a camera mount,
         in the camera the model reads (adaptation.camera: upright or level)."""
         model, _ = checkpoint.load(path)
-        card = model_card(path)
+        card = checkpoint.card_beside(path)
         flip = bool(card.get("flip", False))
-        calibration = for_hypotheses([UncertaintyCalibration.from_dict(c) for c in card.get("uncertainty", [])], args.hypotheses)
+        calibration = for_hypotheses(calibrations_from_card(card), args.hypotheses)
         out = {}
         for view in ground_truth["views"]:
             group = [i for i in keep if meta[i]["view"] == view]
@@ -458,7 +452,7 @@ def main() -> None:
         add_rows(name, None if level else lift(path, everything, False), lift(path, everything, True))
         if args.adapt:
             adapted = {}
-            noise = str(training_2d_noise(model_card(path)))      # `adapt` reads it from the base model's card
+            noise = str(training_2d_noise(checkpoint.card_beside(path)))      # `adapt` reads it from the base model's card
             cache = ADAPTED / f"{name}-{content_hash([Path(path), *ADAPT_CODE], args.adapt_args + noise)}"
             for v, camera in enumerate(ground_truth["cameras"]):
                 keep = [i for i, m in enumerate(meta) if m["view"] == camera.name]

@@ -93,8 +93,9 @@ def source_views_for(base_card: dict, seed: int) -> CameraViews:
 
 
 def with_base_model_noise(config: AdaptConfig, base_card: dict) -> AdaptConfig:
-    """A base model trained on noisier 2D than the standard renders is fine-tuned on source 2D that
-    carries that noise (source_noise on): clean re-projections pull it back towards clean 2D
+    """A base model trained on 2D with another noise than the standard renders' is fine-tuned on source
+    2D that carries that noise (source_noise on): clean re-projections pull a model trained on noisier
+    2D back towards clean 2D
     (benchmarks/README.md, "Trained on MediaPipe-like 2D noise": -2.6 mm on real video instead of -0.9)."""
     noise, outlier_rate = training_2d_noise(base_card)
     if (noise, outlier_rate) == (NOISE, OUTLIER_RATE) or config.source_noise:
@@ -176,8 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         base_model = args.base_model or bundled_model_dir(mocap is not None and config.augmentation)  # level: source seen through the mount
         base_path = base_model / "lifter.pt" if base_model.is_dir() else base_model
         student, base_meta = checkpoint.load(base_path)
-        base_card_path = base_path.parent / "model.json"
-        base_card = json.loads(base_card_path.read_text()) if base_card_path.is_file() else {}
+        base_card = checkpoint.card_beside(base_path)
         source = CameraViews.load(args.source_views) if args.source_views else source_views_for(base_card, config.seed)
         config = with_base_model_noise(config, base_card)
         if is_main_process():
