@@ -2,7 +2,8 @@
 
 The network predicts the clean pose y0 (D3DP). Sampling starts from pure noise and runs K DDIM
 steps on the grid linspace(-1, T-1, K+1) reversed; K = 1 is one denoiser call at t = T-1.
-`Sampler` unrolls the K steps into one module: the graph that is exported to ONNX.
+`Sampler` unrolls the K steps into one module: the graph that is exported to ONNX (eta = 0, the
+deterministic DDIM; eta = 1 draws fresh noise at every step, as DDPM does, for benchmarks).
 """
 from __future__ import annotations
 
@@ -45,16 +46,20 @@ def ddim_timesteps(k: int, steps: int = STEPS) -> list[tuple[int, int]]:
 
 
 class Sampler(nn.Module):
-    """K unrolled DDIM steps (eta = 0): (2D window, starting noise) -> root-relative 3D window.
+    """K unrolled DDIM steps: (2D window, starting noise) -> root-relative 3D window.
 
     Batch several noises for the same 2D window to get several hypotheses; `flip` averages the
-    prediction with that of the mirrored input (twice the cost).
+    prediction with that of the mirrored input (twice the cost). eta > 0 adds fresh noise at every
+    step but the last (drawn from `generator`), so hypotheses differ by more than their start.
     """
 
-    def __init__(self, denoiser: nn.Module, k: int = 1, flip: bool = False):
+    def __init__(self, denoiser: nn.Module, k: int = 1, flip: bool = False, eta: float = 0.0,
+                 generator: torch.Generator | None = None):
         super().__init__()
         self.denoiser = denoiser
         self.flip = flip
+        self.eta = eta
+        self.generator = generator
         self.timesteps = ddim_timesteps(k)
         self.register_buffer("abar", ALPHAS_CUMPROD.clone(), persistent=False)
 
@@ -67,7 +72,13 @@ class Sampler(nn.Module):
                 break
             abar_t, abar_next = self.abar[t], self.abar[t_next]
             eps = (y - abar_t.sqrt() * y0) / (1 - abar_t).sqrt()
-            y = (abar_next.sqrt() * y0 + (1 - abar_next).sqrt() * eps).clamp(-CLAMP, CLAMP)
+            if self.eta == 0:
+                y = abar_next.sqrt() * y0 + (1 - abar_next).sqrt() * eps
+            else:
+                sigma = self.eta * ((1 - abar_next) / (1 - abar_t) * (1 - abar_t / abar_next)).sqrt()
+                fresh = torch.randn(y.shape, generator=self.generator, device=y.device)
+                y = abar_next.sqrt() * y0 + (1 - abar_next - sigma ** 2).sqrt() * eps + sigma * fresh
+            y = y.clamp(-CLAMP, CLAMP)
         return y0
 
     def forward(self, keypoints_2d: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:

@@ -36,7 +36,7 @@ from adaptation import checkpoint
 from adaptation.camera import lifter_keypoints, lifting_rotation, pitch_and_roll_deg, pixels_from_normalized, solve_root, turn_keypoints
 from adaptation.clips import SequenceArrays, prepare
 from adaptation.dataset import CameraViews, Sequence
-from adaptation.evaluate import evaluate, predict_views
+from adaptation.evaluate import Prediction, evaluate, predict_views
 from adaptation.floor import PersonScale
 from adaptation.keypoint_filter import smoothed_views
 from adaptation.metrics import p_mpjpe
@@ -100,9 +100,31 @@ def prepare_level_views(renders: Renders) -> None:
               f"apparent roll up to {roll.max():.1f} deg)")
 
 
-def lift(model, sequences: list[SequenceArrays], mounts: list[CameraMount], **kwargs) -> list[np.ndarray]:
-    """Root-relative 3D in each camera's frame, lifted in the camera the model reads (each sequence's mount)."""
-    return [p.pose.astype(np.float64) for p in predict_views(model, sequences, mount=mounts, flip=True, **kwargs)]
+@dataclass(frozen=True)
+class Sampling:
+    """How a model's hypotheses are drawn and combined (`--sampling name=H,K,eta,aggregation`)."""
+    hypotheses: int = 1
+    k: int = 1
+    eta: float = 0.0
+    aggregation: str = "mean"
+
+    @classmethod
+    def parse(cls, text: str) -> "Sampling":
+        h, k, eta, aggregation = text.split(",")
+        return cls(int(h), int(k), float(eta), aggregation)
+
+    def describe(self) -> str:
+        return f"H={self.hypotheses} K={self.k}" + (f" eta={self.eta:g}" if self.eta else "") + \
+            (f" {self.aggregation}" if self.hypotheses > 1 else "")
+
+
+def lift(model, sequences: list[SequenceArrays], mounts: list[CameraMount], sampling: Sampling | None = None,
+         **kwargs) -> list[Prediction]:
+    """Root-relative 3D in each camera's frame (float64), lifted in the camera the model reads (each
+    sequence's mount), mirrored; `sampling` overrides the hypotheses, steps and aggregation given."""
+    if sampling is not None:
+        kwargs.update(hypotheses=sampling.hypotheses, k=sampling.k, eta=sampling.eta, aggregation=sampling.aggregation)
+    return [Prediction(p.pose.astype(np.float64), p.spread) for p in predict_views(model, sequences, mount=mounts, flip=True, **kwargs)]
 
 
 def rig_views(rig: str, part: str, renders: Renders) -> tuple[CameraViews, list[CameraMount]]:
@@ -115,9 +137,10 @@ def rig_views(rig: str, part: str, renders: Renders) -> tuple[CameraViews, list[
     return data, [CameraMount(1.0, spec.pitch_deg, spec.roll_deg, "rig")] * len(data.sequences)
 
 
-def synthetic_rows(part: str, models: dict, renders: Renders) -> list[dict]:
+def synthetic_rows(part: str, models: dict, renders: Renders, samplings: dict) -> list[dict]:
     """MPJPE / P-MPJPE per rig and model; also MPJPE on the bent-over frames (trunk more than
-    real_video.BENT_OVER_DEG from vertical), the poses where the real-video gap between models is."""
+    real_video.BENT_OVER_DEG from vertical), the poses where the real-video gap between models is,
+    and how far the hypotheses spread (RMS distance from their mean) against the error."""
     rows = []
     for rig in RIGS:
         data, mounts = rig_views(rig, part, renders)
@@ -125,11 +148,13 @@ def synthetic_rows(part: str, models: dict, renders: Renders) -> list[dict]:
         truth = np.concatenate([s.pose_3d for s in sequences]) * 1000.0
         bent = np.concatenate([trunk_inclination_deg(s.pose_3d, m.up_in_camera()) for s, m in zip(sequences, mounts)]) > real_video.BENT_OVER_DEG
         for name, model in models.items():
-            poses = np.concatenate(lift(model, sequences, mounts)) * 1000
+            predictions = lift(model, sequences, mounts, samplings.get(name))
+            poses = np.concatenate([p.pose for p in predictions]) * 1000
             errors = np.linalg.norm(poses - truth, axis=-1).mean(-1)
             rows.append({"part": part, "rig": rig, "model": name, "frame": model.config.lifting_camera,
                          "mpjpe_mm": round(float(errors.mean()), 2), "p_mpjpe_mm": round(p_mpjpe(poses, truth), 2),
-                         "bent_over_mpjpe_mm": round(float(errors[bent].mean()), 2), "bent_over_fraction": round(float(bent.mean()), 3)})
+                         "bent_over_mpjpe_mm": round(float(errors[bent].mean()), 2), "bent_over_fraction": round(float(bent.mean()), 3),
+                         "spread_mm": round(float(np.concatenate([p.spread for p in predictions]).mean() * 1000), 2)})
             print(rows[-1], flush=True)
     return rows
 
@@ -150,7 +175,7 @@ def uncertainty_rows(part: str, models: dict, calibrations: dict, renders: Rende
     return rows
 
 
-def real_video_rows(models: dict) -> list[dict]:
+def real_video_rows(models: dict, samplings: dict) -> list[dict]:
     truth = real_video.pseudo_ground_truth()
     sequences, meta = truth["sequences"], truth["meta"]
     prepared = prepare(CameraViews(sequences))
@@ -159,7 +184,8 @@ def real_video_rows(models: dict) -> list[dict]:
     for name, model in models.items():
         for view in truth["views"] + ["all"]:
             keep = [i for i, m in enumerate(meta) if view in ("all", m["view"])]
-            poses = lift(model, [prepared[i] for i in keep], [mounts[meta[i]["view"]] for i in keep], hypotheses=3, window="causal")
+            poses = [p.pose for p in lift(model, [prepared[i] for i in keep], [mounts[meta[i]["view"]] for i in keep],
+                                          samplings.get(name, Sampling(hypotheses=3)), window="causal")]
             predicted, targets = [], []
             for i, pose in zip(keep, poses):
                 s = prepared[i]
@@ -183,6 +209,9 @@ def main() -> None:
     parser.add_argument("--part", choices=("val", "test"), default="val")
     parser.add_argument("--level", nargs="*", default=[], help="name=checkpoint trained on levelled views")
     parser.add_argument("--camera", nargs="*", default=[], help="name=checkpoint trained on camera views")
+    parser.add_argument("--sampling", nargs="*", default=[],
+                        help="name=H,K,eta,aggregation: how that model's hypotheses are drawn and combined "
+                             "(default 1,1,0,mean on the renders, 3,1,0,mean on the real video)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tag", default="", help="results under level_camera_<part>_<tag> (another comparison beside the decision's)")
     parser.add_argument("--noise", type=float, default=NOISE, help="the renders' detector noise, x the person's 2D height")
@@ -210,15 +239,22 @@ def main() -> None:
             if fitted:
                 calibrations[name] = fitted
 
-    rows = synthetic_rows(args.part, models, renders) + (real_video_rows(models) if args.part == "val" else [])
+    try:
+        samplings = {name: Sampling.parse(text) for name, text in (s.split("=", 1) for s in args.sampling)}
+    except ValueError as error:
+        parser.error(f"--sampling takes name=H,K,eta,aggregation ({error})")
+    if set(samplings) - set(models):
+        parser.error(f"--sampling names no model: {sorted(set(samplings) - set(models))}")
+    rows = synthetic_rows(args.part, models, renders, samplings) + (real_video_rows(models, samplings) if args.part == "val" else [])
     checked = uncertainty_rows(args.part, models, calibrations, renders) if args.part == "test" else []
     machine = f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}"
     stem = f"level_camera_{args.part}" + (f"_{args.tag}" if args.tag else "")
-    (RESULTS / f"{stem}.json").write_text(json.dumps({"machine": machine, "renders": renders.describe(), "level": args.level, "camera": args.camera,
+    (RESULTS / f"{stem}.json").write_text(json.dumps({"machine": machine, "renders": renders.describe(), "level": args.level, "camera": args.camera, "sampling": args.sampling,
                                                       "rows": rows, "uncertainty": checked}, indent=1))
     names = list(models)
     places = list(dict.fromkeys((r["part"], r["rig"]) for r in rows))
-    lines = ["| data | " + " | ".join(f"{n} ({models[n].config.lifting_camera} camera)" for n in names) + " |", "|---" * (len(names) + 1) + "|"]
+    headers = [f"{n} ({models[n].config.lifting_camera} camera" + (f", {samplings[n].describe()}" if n in samplings else "") + ")" for n in names]
+    lines = ["| data | " + " | ".join(headers) + " |", "|---" * (len(names) + 1) + "|"]
     for part, rig in places:
         cells = []
         for n in names:
@@ -232,20 +268,28 @@ def main() -> None:
     for part, rig in bent:
         picked = [next(r for r in rows if (r["part"], r["rig"], r["model"]) == (part, rig, n)) for n in names]
         lines.append(f"| {part}: {rig} ({picked[0]['bent_over_fraction']:.0%}) | " + " | ".join(f"{r['bent_over_mpjpe_mm']:.1f}" for r in picked) + " |")
+    spread = [n for n in names if samplings.get(n, Sampling()).hypotheses > 1]
+    if spread:
+        lines += ["", "Hypothesis spread (mean RMS distance of the H hypotheses from their mean) over MPJPE:", "",
+                  "| data | " + " | ".join(spread) + " |", "|---" * (len(spread) + 1) + "|"]
+        for part, rig in bent:
+            picked = [next(r for r in rows if (r["part"], r["rig"], r["model"]) == (part, rig, n)) for n in spread]
+            lines.append(f"| {part}: {rig} | " + " | ".join(f"{r['spread_mm'] / r['mpjpe_mm']:.1%}" for r in picked) + " |")
     if checked:
         lines += ["", "Shipped uncertainty as the node runs it (H=3 + mirroring, causal windows): "
                   "MPJPE mm, mean predicted / mean actual error, rank correlation.", "",
                   "| model | rig | MPJPE mm | ratio | rank correlation |", "|---|---|---|---|---|"]
         lines += [f"| {r['model']} | {r['rig']} | {r['mpjpe_mm']:.1f} | {r['ratio']:.2f} | {r['rank_correlation']:.2f} |" for r in checked]
     command = " ".join(f"--{k} {' '.join(v)}" for k, v in (("level", args.level), ("camera", args.camera)) if v)
+    command += f" --sampling {' '.join(args.sampling)}" if args.sampling else ""
     command += f" --tag {args.tag}" if args.tag else ""
     if renders != Renders():
         command += f" --noise {renders.noise:g} --outlier-rate {renders.outlier_rate:g} --level-data {args.level_data}"
     (RESULTS / f"{stem}.md").write_text(
         f"# The level camera, {args.part} subjects" + (" and real video" if args.part == "val" else "") + "\n\n"
         f"Command: `.venv/bin/python benchmarks/level_camera.py evaluate --part {args.part} {command}`. Machine: {machine}.\n"
-        "MPJPE / P-MPJPE mm, root-relative. Synthetic: H=1 + mirroring, covering windows, 2D through the node's filter, "
-        f"the true camera up, {renders.describe()}. Real video (Pose2Sim, 309 frames, val only): H=3 + mirroring, causal windows, sized "
+        "MPJPE / P-MPJPE mm, root-relative. Synthetic: H=1 + mirroring unless a column says otherwise, covering windows, 2D through the node's filter, "
+        f"the true camera up, {renders.describe()}. Real video (Pose2Sim, 309 frames, val only): H=3 (or the column's sampling) + mirroring, causal windows, sized "
         "from the floor with each view's mount, not adapted; lean = torso lean predicted minus true.\n\n" + "\n".join(lines) + "\n")
 
 

@@ -20,6 +20,10 @@
 #   LEVEL_DATA=runs/level_data_mediapipe_noise ... level-long-diffusion --out_dir runs/level_long_mpnoise_diffusion
 #   ... level-long-diffusion --train_views runs/level_data/randomized_train_level.npz,runs/level_data_mediapipe_noise/randomized_train_level.npz
 #       --out_dir runs/level_long_mixnoise_diffusion --threads 2   (both renders together, alone on the machine)
+# Session 15: does the diffusion lifter beat its twin once its hypotheses differ? The level recipe trained on the
+# denoising objective alone, and its deterministic twin, both on the training subjects (benchmarks/README.md):
+#   ... level-long-diffusion --deployed_fraction 0 --out_dir runs/level_long_denoising_diffusion
+#   ... level-long-diffusion --model.objective regression --out_dir runs/level_long_regression
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
