@@ -77,7 +77,7 @@ class Sampler(nn.Module):
             else:
                 sigma = self.eta * ((1 - abar_next) / (1 - abar_t) * (1 - abar_t / abar_next)).sqrt()
                 fresh = torch.randn(y.shape, generator=self.generator, device=y.device)
-                y = abar_next.sqrt() * y0 + (1 - abar_next - sigma ** 2).sqrt() * eps + sigma * fresh
+                y = abar_next.sqrt() * y0 + (1 - abar_next - sigma ** 2).clamp(min=0).sqrt() * eps + sigma * fresh
             y = y.clamp(-CLAMP, CLAMP)
         return y0
 

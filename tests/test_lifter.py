@@ -67,6 +67,19 @@ def test_hypotheses_differ_and_flip_is_an_involution():
     torch.testing.assert_close(flip_pose(flip_pose(kp)), kp)
 
 
+def test_stochastic_steps_draw_fresh_noise_from_their_generator():
+    denoiser = Denoiser(TINY).eval()
+    kp, start = torch.randn(2, 9, 17, 2), torch.randn(2, 9, 17, 3)
+    with torch.no_grad():
+        ddim = Sampler(denoiser, k=3)(kp, start)
+        eta0 = Sampler(denoiser, k=3, eta=0.0, generator=torch.Generator().manual_seed(1))(kp, start)
+        one, again, other = (Sampler(denoiser, k=3, eta=1.0, generator=torch.Generator().manual_seed(seed))(kp, start)
+                             for seed in (1, 1, 2))
+    torch.testing.assert_close(eta0, ddim)                 # eta 0 is the exported deterministic DDIM
+    torch.testing.assert_close(one, again)                 # seeded: reproducible
+    assert (one - other).abs().max() > 1e-4                # fresh noise at each step changes the pose
+
+
 @pytest.fixture(scope="module")
 def views_path(tmp_path_factory):
     return render(small_mocap(200), Rig.load("robot"), seed=0, noise=0.01).save(
