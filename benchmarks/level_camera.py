@@ -137,12 +137,12 @@ def rig_views(rig: str, part: str, renders: Renders) -> tuple[CameraViews, list[
     return data, [CameraMount(1.0, spec.pitch_deg, spec.roll_deg, "rig")] * len(data.sequences)
 
 
-def synthetic_rows(part: str, models: dict, renders: Renders, samplings: dict) -> list[dict]:
+def synthetic_rows(part: str, models: dict, renders: Renders, samplings: dict, rigs: list[str] | tuple[str, ...] = RIGS) -> list[dict]:
     """MPJPE / P-MPJPE per rig and model; also MPJPE on the bent-over frames (trunk more than
     real_video.BENT_OVER_DEG from vertical), the poses where the real-video gap between models is,
     and how far the hypotheses spread (RMS distance from their mean) against the error."""
     rows = []
-    for rig in RIGS:
+    for rig in rigs:
         data, mounts = rig_views(rig, part, renders)
         sequences = prepare(data)
         truth = np.concatenate([s.pose_3d for s in sequences]) * 1000.0
@@ -212,6 +212,8 @@ def main() -> None:
     parser.add_argument("--sampling", nargs="*", default=[],
                         help="name=H,K,eta,aggregation: how that model's hypotheses are drawn and combined "
                              "(default 1,1,0,mean on the renders, 3,1,0,mean on the real video)")
+    parser.add_argument("--rigs", nargs="*", choices=RIGS, default=list(RIGS), help="the rigs scored (default all)")
+    parser.add_argument("--no-real-video", action="store_true", help="skip the real video (val part)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tag", default="", help="results under level_camera_<part>_<tag> (another comparison beside the decision's)")
     parser.add_argument("--noise", type=float, default=NOISE, help="the renders' detector noise, x the person's 2D height")
@@ -245,7 +247,8 @@ def main() -> None:
         parser.error(f"--sampling takes name=H,K,eta,aggregation ({error})")
     if set(samplings) - set(models):
         parser.error(f"--sampling names no model: {sorted(set(samplings) - set(models))}")
-    rows = synthetic_rows(args.part, models, renders, samplings) + (real_video_rows(models, samplings) if args.part == "val" else [])
+    rows = synthetic_rows(args.part, models, renders, samplings, args.rigs)
+    rows += real_video_rows(models, samplings) if args.part == "val" and not args.no_real_video else []
     checked = uncertainty_rows(args.part, models, calibrations, renders) if args.part == "test" else []
     machine = f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}"
     stem = f"level_camera_{args.part}" + (f"_{args.tag}" if args.tag else "")
@@ -282,11 +285,13 @@ def main() -> None:
         lines += [f"| {r['model']} | {r['rig']} | {r['mpjpe_mm']:.1f} | {r['ratio']:.2f} | {r['rank_correlation']:.2f} |" for r in checked]
     command = " ".join(f"--{k} {' '.join(v)}" for k, v in (("level", args.level), ("camera", args.camera)) if v)
     command += f" --sampling {' '.join(args.sampling)}" if args.sampling else ""
+    command += f" --rigs {' '.join(args.rigs)}" if args.rigs != list(RIGS) else ""
+    command += " --no-real-video" if args.no_real_video else ""
     command += f" --tag {args.tag}" if args.tag else ""
     if renders != Renders():
         command += f" --noise {renders.noise:g} --outlier-rate {renders.outlier_rate:g} --level-data {args.level_data}"
     (RESULTS / f"{stem}.md").write_text(
-        f"# The level camera, {args.part} subjects" + (" and real video" if args.part == "val" else "") + "\n\n"
+        f"# The level camera, {args.part} subjects" + (" and real video" if any(r["part"] == "real video" for r in rows) else "") + "\n\n"
         f"Command: `.venv/bin/python benchmarks/level_camera.py evaluate --part {args.part} {command}`. Machine: {machine}.\n"
         "MPJPE / P-MPJPE mm, root-relative. Synthetic: H=1 + mirroring unless a column says otherwise, covering windows, 2D through the node's filter, "
         f"the true camera up, {renders.describe()}. Real video (Pose2Sim, 309 frames, val only): H=3 (or the column's sampling) + mirroring, causal windows, sized "

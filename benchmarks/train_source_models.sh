@@ -24,6 +24,8 @@
 # denoising objective alone, and its deterministic twin, both on the training subjects (benchmarks/README.md):
 #   ... level-long-diffusion --deployed_fraction 0 --out_dir runs/level_long_denoising_diffusion
 #   ... level-long-diffusion --model.objective regression --out_dir runs/level_long_regression
+#   ... final-level-diffusion --deployed_fraction 0 --out_dir runs/final_level_denoising_diffusion (shipped only if the
+#       validation rule in benchmarks/README.md, "Hypotheses that differ", says so)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
