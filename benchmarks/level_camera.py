@@ -42,7 +42,7 @@ from adaptation.keypoint_filter import smoothed_views
 from adaptation.metrics import p_mpjpe
 from adaptation.mount import CameraMount
 from adaptation.skeleton import trunk_inclination_deg
-from adaptation.uncertainty import calibrations_from_card, for_hypotheses
+from adaptation.uncertainty import calibration_report, calibrations_from_card, for_hypotheses
 from adaptation.views import BUNDLED_MOCAP, NOISE, OUTLIER_RATE, Rig, load_mocap
 import real_video
 from splits import SUBJECTS, views
@@ -150,11 +150,14 @@ def synthetic_rows(part: str, models: dict, renders: Renders, samplings: dict, r
         for name, model in models.items():
             predictions = lift(model, sequences, mounts, samplings.get(name))
             poses = np.concatenate([p.pose for p in predictions]) * 1000
-            errors = np.linalg.norm(poses - truth, axis=-1).mean(-1)
+            joint_errors = np.linalg.norm(poses - truth, axis=-1)
+            errors = joint_errors.mean(-1)
+            spread = np.concatenate([p.spread for p in predictions])
             rows.append({"part": part, "rig": rig, "model": name, "frame": model.config.lifting_camera,
                          "mpjpe_mm": round(float(errors.mean()), 2), "p_mpjpe_mm": round(p_mpjpe(poses, truth), 2),
                          "bent_over_mpjpe_mm": round(float(errors[bent].mean()), 2), "bent_over_fraction": round(float(bent.mean()), 3),
-                         "spread_mm": round(float(np.concatenate([p.spread for p in predictions]).mean() * 1000), 2)})
+                         "spread_mm": round(float(spread.mean() * 1000), 2),
+                         "spread_rank_within_joint": round(calibration_report(spread, joint_errors / 1000)["rank_correlation_within_joint"], 3)})
             print(rows[-1], flush=True)
     return rows
 
@@ -273,11 +276,13 @@ def main() -> None:
         lines.append(f"| {part}: {rig} ({picked[0]['bent_over_fraction']:.0%}) | " + " | ".join(f"{r['bent_over_mpjpe_mm']:.1f}" for r in picked) + " |")
     spread = [n for n in names if samplings.get(n, Sampling()).hypotheses > 1]
     if spread:
-        lines += ["", "Hypothesis spread (mean RMS distance of the H hypotheses from their mean) over MPJPE:", "",
+        lines += ["", "Hypothesis spread (mean RMS distance of the H hypotheses from their mean) over MPJPE, and how well "
+                  "it ranks the error within each joint (Spearman, mean over joints):", "",
                   "| data | " + " | ".join(spread) + " |", "|---" * (len(spread) + 1) + "|"]
         for part, rig in bent:
             picked = [next(r for r in rows if (r["part"], r["rig"], r["model"]) == (part, rig, n)) for n in spread]
-            lines.append(f"| {part}: {rig} | " + " | ".join(f"{r['spread_mm'] / r['mpjpe_mm']:.1%}" for r in picked) + " |")
+            lines.append(f"| {part}: {rig} | " + " | ".join(f"{r['spread_mm'] / r['mpjpe_mm']:.1%}, {r['spread_rank_within_joint']:.2f}"
+                                                            for r in picked) + " |")
     if checked:
         lines += ["", "Shipped uncertainty as the node runs it (H=3 + mirroring, causal windows): "
                   "MPJPE mm, mean predicted / mean actual error, rank correlation.", "",
