@@ -16,6 +16,7 @@ from adaptation.skeleton import flip_pose
 
 STEPS = 1000
 CLAMP = 2.0   # metres: y_t is clamped to the range root-relative poses live in (D3DP style)
+SPACINGS = ("uniform", "quadratic")
 
 
 def cosine_alphas_cumprod(steps: int = STEPS, s: float = 0.008) -> torch.Tensor:
@@ -36,11 +37,18 @@ def add_noise(y0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.T
     return (abar.sqrt() * y0 + (1 - abar).sqrt() * noise).clamp(-CLAMP, CLAMP)
 
 
-def ddim_timesteps(k: int, steps: int = STEPS) -> list[tuple[int, int]]:
-    """(t, t_next) pairs of a K-step DDIM run; t_next = -1 means 'return y0'."""
+def ddim_timesteps(k: int, steps: int = STEPS, spacing: str = "uniform") -> list[tuple[int, int]]:
+    """(t, t_next) pairs of a K-step DDIM run; t_next = -1 means 'return y0'. "quadratic" spacing
+    (DDIM paper) puts the late steps at small t, where the noise is as small as the pose's own
+    ambiguity (a few cm) and the hypotheses can part."""
     if k < 1:
         raise ValueError(f"DDIM needs at least one step, got {k}")
-    grid = [int(v) for v in torch.linspace(-1, steps - 1, k + 1).tolist()]
+    if spacing not in SPACINGS:
+        raise ValueError(f"spacing must be one of {SPACINGS}, got {spacing!r}")
+    if spacing == "uniform":
+        grid = [int(v) for v in torch.linspace(-1, steps - 1, k + 1).tolist()]
+    else:
+        grid = [round(v * v * steps) - 1 for v in torch.linspace(0, 1, k + 1, dtype=torch.float64).tolist()]
     grid = list(reversed(grid))
     return list(zip(grid[:-1], grid[1:]))
 
@@ -54,13 +62,13 @@ class Sampler(nn.Module):
     """
 
     def __init__(self, denoiser: nn.Module, k: int = 1, flip: bool = False, eta: float = 0.0,
-                 generator: torch.Generator | None = None):
+                 generator: torch.Generator | None = None, spacing: str = "uniform"):
         super().__init__()
         self.denoiser = denoiser
         self.flip = flip
         self.eta = eta
         self.generator = generator
-        self.timesteps = ddim_timesteps(k)
+        self.timesteps = ddim_timesteps(k, spacing=spacing)
         self.register_buffer("abar", ALPHAS_CUMPROD.clone(), persistent=False)
 
     def _denoise(self, keypoints_2d: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

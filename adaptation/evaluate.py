@@ -23,7 +23,7 @@ from adaptation import checkpoint
 from adaptation.camera import turn_back, turn_keypoints
 from adaptation.clips import WINDOWS, SequenceArrays, predict_sequence, prepare
 from adaptation.dataset import CameraViews
-from adaptation.diffusion import Sampler
+from adaptation.diffusion import SPACINGS, Sampler
 from adaptation.metrics import all_metrics, sequences_acceleration_error
 from adaptation.mount import CameraMount, lifting_rotation_for
 from adaptation.skeleton import root_relative
@@ -38,7 +38,8 @@ class Prediction:
 
 def predict_views(model: torch.nn.Module, views: CameraViews | list[SequenceArrays], hypotheses: int = 1, k: int = 1,
                   flip: bool = False, seed: int = 0, window: str = "stitched", aggregation: str = "mean",
-                  mount: CameraMount | list[CameraMount] | None = None, eta: float = 0.0) -> list[Prediction]:
+                  mount: CameraMount | list[CameraMount] | None = None, eta: float = 0.0,
+                  spacing: str = "uniform") -> list[Prediction]:
     """Predictions for every sequence, in its camera's frame; `views` may be already prepared
     (adaptation.clips.prepare). With the camera `mount` (one for all sequences, or one each), lifted in
     the camera the model reads (adaptation.camera: upright or level) as the node does; a level model
@@ -46,11 +47,11 @@ def predict_views(model: torch.nn.Module, views: CameraViews | list[SequenceArra
     As in the node, each sequence (a track) keeps one draw of starting noise for all its windows;
     window: 'causal' or 'centered' (one window per frame, as the node's window_mode), 'stitched' or 'static'
     (adaptation.clips.predict_sequence);
-    aggregation of the H hypotheses: adaptation.uncertainty.summarize_hypotheses; eta: adaptation.diffusion.Sampler."""
+    aggregation of the H hypotheses: adaptation.uncertainty.summarize_hypotheses; eta, spacing: adaptation.diffusion.Sampler."""
     sequences = prepare(views) if isinstance(views, CameraViews) else views
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
-    sampler = Sampler(model.eval(), k=k, flip=flip, eta=eta, generator=generator)
+    sampler = Sampler(model.eval(), k=k, flip=flip, eta=eta, generator=generator, spacing=spacing)
     frames = model.config.frames
     mounts = mount if isinstance(mount, list) else [mount] * len(sequences)
     rotations = [lifting_rotation_for(m, model.config.lifting_camera) for m in mounts]
@@ -79,7 +80,8 @@ def _scores(predicted: list[np.ndarray], targets: list[np.ndarray]) -> dict:
 
 def evaluate(model: torch.nn.Module, views: CameraViews, hypotheses: int = 1, k: int = 1, flip: bool = False,
              seed: int = 0, calibration: UncertaintyCalibration | None = None, aggregation: str = "mean",
-             window: str = "stitched", mount: CameraMount | list[CameraMount] | None = None, eta: float = 0.0) -> dict:
+             window: str = "stitched", mount: CameraMount | list[CameraMount] | None = None, eta: float = 0.0,
+             spacing: str = "uniform") -> dict:
     """Overall, in-view, truncated and per-sequence metrics (mm) of `model` on labelled `views`;
     with a calibration or H > 1 also the uncertainty report ('uncertainty', raw spread if uncalibrated).
     window, mount: see predict_views ('causal' is what the node does by default)."""
@@ -87,7 +89,7 @@ def evaluate(model: torch.nn.Module, views: CameraViews, hypotheses: int = 1, k:
         raise ValueError("evaluation needs 3D labels (keypoints_3d) in every sequence")
     sequences = prepare(views)
     predictions = predict_views(model, sequences, hypotheses=hypotheses, k=k, flip=flip, seed=seed, aggregation=aggregation,
-                                window=window, mount=mount, eta=eta)
+                                window=window, mount=mount, eta=eta, spacing=spacing)
     poses = [p.pose for p in predictions]
     targets = [s.pose_3d for s in sequences]
     in_view = np.concatenate([s.intrinsics.in_view(s.intrinsics.pixels_of(s.keypoints_3d)) for s in views.sequences])
@@ -126,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=1, help="K: DDIM steps")
     parser.add_argument("--eta", type=float, default=0.0,
                         help="0: deterministic DDIM (what the node runs); 1: fresh noise at every step (DDPM-like)")
+    parser.add_argument("--spacing", choices=SPACINGS, default="uniform", help="where the K steps sit (adaptation.diffusion)")
     parser.add_argument("--flip", action="store_true", help="average with the mirrored input")
     parser.add_argument("--aggregation", choices=("mean", "reprojection"), default="mean",
                         help="how H hypotheses become one pose (adaptation.uncertainty.summarize_hypotheses)")
@@ -139,12 +142,12 @@ def main(argv: list[str] | None = None) -> int:
         views = CameraViews.load(args.views)
         started = time.time()
         report = evaluate(model, views, hypotheses=args.hypotheses, k=args.steps, flip=args.flip,
-                          aggregation=args.aggregation, window=args.window, eta=args.eta)
+                          aggregation=args.aggregation, window=args.window, eta=args.eta, spacing=args.spacing)
     except (OSError, ValueError) as error:
         print(f"evaluate: error: {error}", file=sys.stderr)
         return 1
     report["settings"] = {"model": args.model or str(checkpoint.DEFAULT_MODEL), "views": args.views,
-                          "hypotheses": args.hypotheses, "steps": args.steps, "eta": args.eta, "flip": args.flip,
+                          "hypotheses": args.hypotheses, "steps": args.steps, "eta": args.eta, "spacing": args.spacing, "flip": args.flip,
                           "aggregation": args.aggregation, "window": args.window,
                           "seconds": round(time.time() - started, 1)}
     o = report["overall"]

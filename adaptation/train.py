@@ -51,6 +51,7 @@ class TrainConfig:
     keypoint_shift_m: float = 0.0         # each window's 2D from joints moved by N(0, this) m (augment.shift_keypoints)
     smooth_2d: bool = False               # train and validate on 2D through the node's One-Euro filter (adaptation.keypoint_filter)
     deployed_fraction: float = 0.9        # share of each batch trained through the deployed sampler (chosen on validation)
+    squared_denoising: bool = False       # the denoising part's loss squared (score matching: its optimum is the posterior mean)
     ema_decay: float = 0.0                # > 0: validate and save an exponential moving average of the weights
     sampler_steps: int = 1                # K: DDIM steps of the deployed sampler, in training and validation (export with the same K)
     eval_every: int = 500
@@ -85,26 +86,28 @@ def load_views(paths: str) -> CameraViews:
 
 
 def lifter_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], flip: bool,
-                deployed_fraction: float = 0.0, k: int = 1) -> torch.Tensor:
+                deployed_fraction: float = 0.0, k: int = 1, squared_denoising: bool = False) -> torch.Tensor:
     """MPJPE (metres) of the predicted clean pose. A `deployed_fraction` of the windows goes through
     the deployed sampler (K DDIM steps from pure noise, as exported); the rest is the denoising
-    objective: predict the pose back from a copy noised at a random step."""
+    objective: predict the pose back from a copy noised at a random step. `squared_denoising` squares
+    that part's joint errors (m^2): the mean, not the median, is then the optimum at every step,
+    which is what DDIM assumes to sample the posterior."""
     kp, pose = batch["keypoints_2d"], batch["pose_3d"]
     if flip:
         mirror = torch.rand(kp.shape[0], device=kp.device) < 0.5
         kp = torch.where(mirror[:, None, None, None], flip_pose(kp), kp)
         pose = torch.where(mirror[:, None, None, None], flip_pose(pose), pose)
     deployed = torch.rand(kp.shape[0], device=kp.device) < deployed_fraction
-    predictions, targets = [], []
+    errors = []                                                            # per joint, metres (or m^2)
     if deployed.any():
-        predictions.append(diffusion.Sampler(model, k=k)(kp[deployed], torch.randn_like(pose[deployed])))
-        targets.append(pose[deployed])
+        predicted = diffusion.Sampler(model, k=k)(kp[deployed], torch.randn_like(pose[deployed]))
+        errors.append((((predicted - pose[deployed]) ** 2).sum(-1) + 1e-12).sqrt().flatten())
     if not deployed.all():
         kp, pose = kp[~deployed], pose[~deployed]
         t = torch.randint(0, diffusion.STEPS, (kp.shape[0],), device=kp.device)
-        predictions.append(model(kp, diffusion.add_noise(pose, t, torch.randn_like(pose)), t))
-        targets.append(pose)
-    return mpjpe(torch.cat(predictions), torch.cat(targets))
+        squared = ((model(kp, diffusion.add_noise(pose, t, torch.randn_like(pose)), t) - pose) ** 2).sum(-1)
+        errors.append((squared if squared_denoising else (squared + 1e-12).sqrt()).flatten())
+    return torch.cat(errors).mean()
 
 
 @torch.no_grad()
@@ -167,14 +170,15 @@ def train(config: TrainConfig, command: str = "") -> Path:
             batch = augment.vary_proportions(batch, config.bone_jitter)
         if config.keypoint_shift_m > 0:
             batch = augment.shift_keypoints(batch, config.keypoint_shift_m)
-        loss = lifter_loss(model, batch, config.flip_augmentation, config.deployed_fraction, config.sampler_steps)
+        loss = lifter_loss(model, batch, config.flip_augmentation, config.deployed_fraction, config.sampler_steps,
+                           config.squared_denoising)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         optimizer.step()
         if ema is not None:
             ema.update_parameters(model)
-        running.append(loss.item() * 1000)
+        running.append((loss.item() ** 0.5 if config.squared_denoising else loss.item()) * 1000)   # mm (RMS if squared)
         done = step + 1
         if done % 50 == 0 or done == config.steps:
             history["step"].append(done)

@@ -102,20 +102,21 @@ def prepare_level_views(renders: Renders) -> None:
 
 @dataclass(frozen=True)
 class Sampling:
-    """How a model's hypotheses are drawn and combined (`--sampling name=H,K,eta,aggregation`)."""
+    """How a model's hypotheses are drawn and combined (`--sampling name=H,K,eta,aggregation[,spacing]`)."""
     hypotheses: int = 1
     k: int = 1
     eta: float = 0.0
     aggregation: str = "mean"
+    spacing: str = "uniform"
 
     @classmethod
     def parse(cls, text: str) -> "Sampling":
-        h, k, eta, aggregation = text.split(",")
-        return cls(int(h), int(k), float(eta), aggregation)
+        h, k, eta, aggregation, *spacing = text.split(",")
+        return cls(int(h), int(k), float(eta), aggregation, *spacing)
 
     def describe(self) -> str:
         return f"H={self.hypotheses} K={self.k}" + (f" eta={self.eta:g}" if self.eta else "") + \
-            (f" {self.aggregation}" if self.hypotheses > 1 else "")
+            (f" {self.spacing}" if self.spacing != "uniform" else "") + (f" {self.aggregation}" if self.hypotheses > 1 else "")
 
 
 def lift(model, sequences: list[SequenceArrays], mounts: list[CameraMount], sampling: Sampling | None = None,
@@ -123,7 +124,8 @@ def lift(model, sequences: list[SequenceArrays], mounts: list[CameraMount], samp
     """Root-relative 3D in each camera's frame (float64), lifted in the camera the model reads (each
     sequence's mount), mirrored; `sampling` overrides the hypotheses, steps and aggregation given."""
     if sampling is not None:
-        kwargs.update(hypotheses=sampling.hypotheses, k=sampling.k, eta=sampling.eta, aggregation=sampling.aggregation)
+        kwargs.update(hypotheses=sampling.hypotheses, k=sampling.k, eta=sampling.eta, aggregation=sampling.aggregation,
+                      spacing=sampling.spacing)
     return [Prediction(p.pose.astype(np.float64), p.spread) for p in predict_views(model, sequences, mount=mounts, flip=True, **kwargs)]
 
 
@@ -213,7 +215,7 @@ def main() -> None:
     parser.add_argument("--level", nargs="*", default=[], help="name=checkpoint trained on levelled views")
     parser.add_argument("--camera", nargs="*", default=[], help="name=checkpoint trained on camera views")
     parser.add_argument("--sampling", nargs="*", default=[],
-                        help="name=H,K,eta,aggregation: how that model's hypotheses are drawn and combined "
+                        help="name=H,K,eta,aggregation[,spacing]: how that model's hypotheses are drawn and combined "
                              "(default 1,1,0,mean on the renders, 3,1,0,mean on the real video)")
     parser.add_argument("--rigs", nargs="*", choices=RIGS, default=list(RIGS), help="the rigs scored (default all)")
     parser.add_argument("--no-real-video", action="store_true", help="skip the real video (val part)")
@@ -247,7 +249,7 @@ def main() -> None:
     try:
         samplings = {name: Sampling.parse(text) for name, text in (s.split("=", 1) for s in args.sampling)}
     except ValueError as error:
-        parser.error(f"--sampling takes name=H,K,eta,aggregation ({error})")
+        parser.error(f"--sampling takes name=H,K,eta,aggregation[,spacing] ({error})")
     if set(samplings) - set(models):
         parser.error(f"--sampling names no model: {sorted(set(samplings) - set(models))}")
     rows = synthetic_rows(args.part, models, renders, samplings, args.rigs)

@@ -24,8 +24,9 @@
 # denoising objective alone, and its deterministic twin, both on the training subjects (benchmarks/README.md):
 #   ... level-long-diffusion --deployed_fraction 0 --out_dir runs/level_long_denoising_diffusion
 #   ... level-long-diffusion --model.objective regression --out_dir runs/level_long_regression
-#   ... final-level-diffusion --deployed_fraction 0 --out_dir runs/final_level_denoising_diffusion (shipped only if the
-#       validation rule in benchmarks/README.md, "Hypotheses that differ", says so)
+#   ... level-long-diffusion --deployed_fraction 0 --squared_denoising true --out_dir runs/level_long_mse_diffusion
+#   (final-level-diffusion --deployed_fraction 0 --out_dir runs/final_level_denoising_diffusion was stopped at step 12000:
+#    an intermediate checkpoint's hypotheses barely differed, see benchmarks/README.md, "Hypotheses that differ")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
