@@ -25,6 +25,8 @@
 #   ... level-long-diffusion --deployed_fraction 0 --out_dir runs/level_long_denoising_diffusion
 #   ... level-long-diffusion --model.objective regression --out_dir runs/level_long_regression
 #   ... level-long-diffusion --deployed_fraction 0 --squared_denoising true --out_dir runs/level_long_mse_diffusion
+#   ... final-level-diffusion --deployed_fraction 0 --squared_denoising true --out_dir runs/final_level_mse_diffusion --threads 2
+#       (it passed the validation rule; trained alone on the machine)
 #   (final-level-diffusion --deployed_fraction 0 --out_dir runs/final_level_denoising_diffusion was stopped at step 12000:
 #    an intermediate checkpoint's hypotheses barely differed, see benchmarks/README.md, "Hypotheses that differ")
 set -euo pipefail
