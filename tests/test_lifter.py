@@ -8,12 +8,13 @@ import torch
 from adaptation import checkpoint
 from adaptation.clips import covering_windows, predict_sequence, prepare
 from adaptation.dataset import CameraViews
+from adaptation import diffusion
 from adaptation.diffusion import Sampler, ddim_timesteps, sample_hypotheses
 from adaptation.evaluate import main as evaluate_main
 from adaptation.keypoint_filter import smooth_sequence, smoothed_views
 from adaptation.model import Denoiser, LifterConfig
 from adaptation.skeleton import flip_pose
-from adaptation.train import main as train_main, validate
+from adaptation.train import lifter_loss, main as train_main, validate
 from adaptation.views import Rig, render
 
 from fixtures import small_mocap
@@ -78,6 +79,26 @@ def test_stochastic_steps_draw_fresh_noise_from_their_generator():
     torch.testing.assert_close(eta0, ddim)                 # eta 0 is the exported deterministic DDIM
     torch.testing.assert_close(one, again)                 # seeded: reproducible
     assert (one - other).abs().max() > 1e-4                # fresh noise at each step changes the pose
+
+
+def test_denoising_loss_is_the_joint_distance_or_its_square():
+    """The two denoising objectives of train --squared_denoising, recomputed from the same draws."""
+    model = Denoiser(TINY).eval()
+    batch = {"keypoints_2d": torch.randn(4, 9, 17, 2), "pose_3d": 0.3 * torch.randn(4, 9, 17, 3)}
+
+    def by_hand(squared: bool) -> torch.Tensor:
+        torch.manual_seed(3)
+        torch.rand(4)                                      # the deployed/denoising split lifter_loss draws first
+        t = torch.randint(0, diffusion.STEPS, (4,))
+        noised = diffusion.add_noise(batch["pose_3d"], t, torch.randn_like(batch["pose_3d"]))
+        error = ((model(batch["keypoints_2d"], noised, t) - batch["pose_3d"]) ** 2).sum(-1)
+        return error.mean() if squared else error.sqrt().mean()
+
+    with torch.no_grad():
+        for squared in (False, True):
+            torch.manual_seed(3)
+            loss = lifter_loss(model, batch, flip=False, deployed_fraction=0.0, squared_denoising=squared)
+            torch.testing.assert_close(loss, by_hand(squared), atol=1e-6, rtol=1e-5)
 
 
 @pytest.fixture(scope="module")
