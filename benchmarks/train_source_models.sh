@@ -27,6 +27,8 @@
 #   ... level-long-diffusion --deployed_fraction 0 --squared_denoising true --out_dir runs/level_long_mse_diffusion
 #   ... final-level-diffusion --deployed_fraction 0 --squared_denoising true --out_dir runs/final_level_mse_diffusion --threads 2
 #       (it passed the validation rule; trained alone on the machine)
+#   ... level-long-diffusion --model.objective regression --deployed_fraction 0 --squared_denoising true --threads 2
+#       --out_dir runs/level_long_mse_regression   (the twin trained with squared errors too: is the gain the loss's?)
 #   (final-level-diffusion --deployed_fraction 0 --out_dir runs/final_level_denoising_diffusion was stopped at step 12000:
 #    an intermediate checkpoint's hypotheses barely differed, see benchmarks/README.md, "Hypotheses that differ")
 set -euo pipefail
