@@ -98,15 +98,17 @@ def lifter_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], flip: bo
         kp = torch.where(mirror[:, None, None, None], flip_pose(kp), kp)
         pose = torch.where(mirror[:, None, None, None], flip_pose(pose), pose)
     deployed = torch.rand(kp.shape[0], device=kp.device) < deployed_fraction
-    errors = []                                                            # per joint, metres (or m^2)
+    parts = []                                          # (predicted, target, keep the joint errors squared)
     if deployed.any():
-        predicted = diffusion.Sampler(model, k=k)(kp[deployed], torch.randn_like(pose[deployed]))
-        errors.append((((predicted - pose[deployed]) ** 2).sum(-1) + 1e-12).sqrt().flatten())
+        parts.append((diffusion.Sampler(model, k=k)(kp[deployed], torch.randn_like(pose[deployed])), pose[deployed], False))
     if not deployed.all():
         kp, pose = kp[~deployed], pose[~deployed]
         t = torch.randint(0, diffusion.STEPS, (kp.shape[0],), device=kp.device)
-        squared = ((model(kp, diffusion.add_noise(pose, t, torch.randn_like(pose)), t) - pose) ** 2).sum(-1)
-        errors.append((squared if squared_denoising else (squared + 1e-12).sqrt()).flatten())
+        parts.append((model(kp, diffusion.add_noise(pose, t, torch.randn_like(pose)), t), pose, squared_denoising))
+    errors = []                                         # per joint: metres, or m^2 where kept squared
+    for predicted, target, keep_squared in parts:
+        squared = ((predicted - target) ** 2).sum(-1)
+        errors.append((squared if keep_squared else (squared + 1e-12).sqrt()).flatten())   # eps: finite gradient at 0
     return torch.cat(errors).mean()
 
 

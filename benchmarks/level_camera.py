@@ -269,11 +269,11 @@ def main() -> None:
             r = next(r for r in rows if (r["part"], r["rig"], r["model"]) == (part, rig, n))
             cells.append(f"{r['mpjpe_mm']:.1f} / {r['p_mpjpe_mm']:.1f}" + (f", lean {r['lean_bias_deg']:+.1f}°" if "lean_bias_deg" in r else ""))
         lines.append(f"| {part}: {rig} | " + " | ".join(cells) + " |")
-    bent = [(part, rig) for part, rig in places if part != "real video"]
+    synthetic = [(part, rig) for part, rig in places if part != "real video"]
     lines += ["", f"MPJPE mm on the bent-over frames only (trunk more than {real_video.BENT_OVER_DEG:.0f} degrees from vertical; "
               "their share in brackets):", "",
               "| data | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-    for part, rig in bent:
+    for part, rig in synthetic:
         picked = [next(r for r in rows if (r["part"], r["rig"], r["model"]) == (part, rig, n)) for n in names]
         lines.append(f"| {part}: {rig} ({picked[0]['bent_over_fraction']:.0%}) | " + " | ".join(f"{r['bent_over_mpjpe_mm']:.1f}" for r in picked) + " |")
     spread = [n for n in names if samplings.get(n, Sampling()).hypotheses > 1]
@@ -281,7 +281,7 @@ def main() -> None:
         lines += ["", "Hypothesis spread (mean RMS distance of the H hypotheses from their mean) over MPJPE, and how well "
                   "it ranks the error within each joint (Spearman, mean over joints):", "",
                   "| data | " + " | ".join(spread) + " |", "|---" * (len(spread) + 1) + "|"]
-        for part, rig in bent:
+        for part, rig in synthetic:
             picked = [next(r for r in rows if (r["part"], r["rig"], r["model"]) == (part, rig, n)) for n in spread]
             lines.append(f"| {part}: {rig} | " + " | ".join(f"{r['spread_mm'] / r['mpjpe_mm']:.1%}, {r['spread_rank_within_joint']:.2f}"
                                                             for r in picked) + " |")

@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from adaptation import checkpoint
+from adaptation import checkpoint, diffusion
 from adaptation.clips import covering_windows, predict_sequence, prepare
 from adaptation.dataset import CameraViews
-from adaptation import diffusion
 from adaptation.diffusion import Sampler, ddim_timesteps, sample_hypotheses
 from adaptation.evaluate import main as evaluate_main
 from adaptation.keypoint_filter import smooth_sequence, smoothed_views
