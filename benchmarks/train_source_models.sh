@@ -31,6 +31,11 @@
 #       --out_dir runs/level_long_mse_regression   (the twin trained with squared errors too: is the gain the loss's?)
 #   (final-level-diffusion --deployed_fraction 0 --out_dir runs/final_level_denoising_diffusion was stopped at step 12000:
 #    an intermediate checkpoint's hypotheses barely differed, see benchmarks/README.md, "Hypotheses that differ")
+# Session 16: the controls trained with squared errors too, for the test table (benchmarks/README.md, "Controls with squared errors"):
+#   ... final-level-regression --deployed_fraction 0 --squared_denoising true --out_dir runs/final_level_mse_regression
+#   ... final-level-diffusion --deployed_fraction 0 --squared_denoising true --seed 1 --out_dir runs/final_level_mse_diffusion_seed1
+#   ... level-mlp --deployed_fraction 0 --squared_denoising true --out_dir runs/level_mse_mlp   (its step count, on validation)
+#   ... final-level-mlp --deployed_fraction 0 --squared_denoising true --steps <that count> --out_dir runs/final_level_mse_mlp
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -145,6 +150,10 @@ case $job in
     splits randomized_train randomized_val
     $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
       --out_dir runs/deployed${job#deployed-}_diffusion --steps 5000 --deployed_fraction ${job#deployed-} "${DENOISER[@]}" "$@" ;;
+  level-mlp)                       # the single-frame control on levelled views, validated (its step count for final-level-mlp)
+    LEVEL=${LEVEL_DATA:-runs/level_data}
+    $BIN/train --train_views $LEVEL/randomized_train_level.npz --val_views $LEVEL/randomized_val_level.npz \
+      --out_dir runs/level_mlp --smooth_2d true --model.lifting_camera level "${MLP[@]}" "$@" ;;
   mlp-*)                           # the single-frame control on one rig: mlp-studio, mlp-robot, mlp-randomized
     rig=${job#mlp-}; splits ${rig}_train ${rig}_val
     $BIN/train --train_views $DATA/${rig}_train.npz --val_views $DATA/${rig}_val.npz --out_dir runs/${rig}_mlp "${MLP[@]}" "$@" ;;
