@@ -36,7 +36,8 @@
 #   ... final-level-diffusion --deployed_fraction 0 --squared_denoising true --seed 1 --out_dir runs/final_level_mse_diffusion_seed1
 #   ... level-mlp --deployed_fraction 0 --squared_denoising true --out_dir runs/level_mse_mlp   (its step count, on validation)
 #   ... final-level-mlp --deployed_fraction 0 --squared_denoising true --steps 8500 --out_dir runs/final_level_mse_mlp
-#       (8500: level_mse_mlp's best validation step); second seeds: the last two with --seed 1 --out_dir runs/<run>_seed1
+#       (8500: level_mse_mlp's best validation step); second seeds of the twin and this MLP: the same with --seed 1
+#       --out_dir runs/<run>_seed1 (the twin's with --threads 2, alone on the machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
