@@ -94,11 +94,15 @@ case $job in
     objective=${job#smooth-long-}; [ $objective = diffusion ] && extra=(--deployed_fraction 0.9) || extra=(--model.objective regression)
     $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
       --out_dir runs/smooth_long_${objective} --smooth_2d true --ema_decay 0.999 "${extra[@]}" "${POSE[@]}" --steps 24000 "$@" ;;
-  level-diffusion|level-long-diffusion)   # experiment: the smooth-2D default's recipe on levelled views (level camera:
-    LEVEL=${LEVEL_DATA:-runs/level_data}                   # benchmarks/level_camera.py prepare makes them), 12000 steps or 24000 + EMA
-    [ $job = level-long-diffusion ] && extra=(--ema_decay 0.999 --steps 24000) || extra=()
+  level-diffusion|level-long-diffusion|level-mlp)   # the smooth-2D default's recipe on levelled views (level camera:
+    LEVEL=${LEVEL_DATA:-runs/level_data}            # benchmarks/level_camera.py prepare makes them), 12000 steps or 24000
+    case $job in                                    # + EMA; level-mlp: the single-frame control, its step count for final-level-mlp
+      level-diffusion) extra=(--deployed_fraction 0.9 "${POSE[@]}") ;;
+      level-long-diffusion) extra=(--deployed_fraction 0.9 "${POSE[@]}" --ema_decay 0.999 --steps 24000) ;;
+      level-mlp) extra=("${MLP[@]}") ;;
+    esac
     $BIN/train --train_views $LEVEL/randomized_train_level.npz --val_views $LEVEL/randomized_val_level.npz \
-      --out_dir runs/${job//-/_} --smooth_2d true --deployed_fraction 0.9 --model.lifting_camera level "${POSE[@]}" "${extra[@]}" "$@" ;;
+      --out_dir runs/${job//-/_} --smooth_2d true --model.lifting_camera level "${extra[@]}" "$@" ;;
   final-diffusion|final-regression|final-mlp|final-level-diffusion|final-level-regression|final-level-mlp)
     # the filtered-2D default, its twin and the MLP retrained on the training AND validation subjects once
     # every choice was made on validation, each at its step count and budget chosen there, final weights;
@@ -152,10 +156,6 @@ case $job in
     splits randomized_train randomized_val
     $BIN/train --train_views $DATA/randomized_train.npz --val_views $DATA/randomized_val.npz \
       --out_dir runs/deployed${job#deployed-}_diffusion --steps 5000 --deployed_fraction ${job#deployed-} "${DENOISER[@]}" "$@" ;;
-  level-mlp)                       # the single-frame control on levelled views, validated (its step count for final-level-mlp)
-    LEVEL=${LEVEL_DATA:-runs/level_data}
-    $BIN/train --train_views $LEVEL/randomized_train_level.npz --val_views $LEVEL/randomized_val_level.npz \
-      --out_dir runs/level_mlp --smooth_2d true --model.lifting_camera level "${MLP[@]}" "$@" ;;
   mlp-*)                           # the single-frame control on one rig: mlp-studio, mlp-robot, mlp-randomized
     rig=${job#mlp-}; splits ${rig}_train ${rig}_val
     $BIN/train --train_views $DATA/${rig}_train.npz --val_views $DATA/${rig}_val.npz --out_dir runs/${rig}_mlp "${MLP[@]}" "$@" ;;
