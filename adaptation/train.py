@@ -9,6 +9,9 @@ Validation (`val_views`: subjects never trained on, never the test subjects) is 
 frame of it every `eval_every` steps in the deployment setting (a sample of windows was too noisy
 to choose by); `best.pt` is the checkpoint with the lowest validation MPJPE, `final.pt` the last. Progress bar, checkpoints with resume, a loss-curve PNG,
 seeded. CPU or CUDA.
+`causal_weight` adds the loss of the node's default use (`causal_loss`): only the newest frame of each
+window is published, each from its own window, so the error and the jitter of that frame are what a
+robot sees. `init_from` fine-tunes an existing lifter instead of starting from random weights.
 """
 from __future__ import annotations
 
@@ -53,6 +56,8 @@ class TrainConfig:
     deployed_fraction: float = 0.9        # share of each batch trained through the deployed sampler (chosen on validation)
     squared_denoising: bool = False       # the denoising part's loss squared (score matching: its optimum is the posterior mean)
     ema_decay: float = 0.0                # > 0: validate and save an exponential moving average of the weights
+    causal_weight: float = 0.0            # > 0: add causal_loss (the newest frame, as the node publishes it) x this
+    init_from: str = ""                   # a lifter checkpoint to fine-tune (its config must equal `model`)
     sampler_steps: int = 1                # K: DDIM steps of the deployed sampler, in training and validation (export with the same K)
     eval_every: int = 500
     seed: int = 0
@@ -85,6 +90,18 @@ def load_views(paths: str) -> CameraViews:
     return views
 
 
+def mirrored_at_random(batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(2D, 3D) of the batch with half of its windows, drawn at random, mirrored (left and right swapped)."""
+    kp, pose = batch["keypoints_2d"], batch["pose_3d"]
+    mirror = (torch.rand(kp.shape[0], device=kp.device) < 0.5)[:, None, None, None]
+    return torch.where(mirror, flip_pose(kp), kp), torch.where(mirror, flip_pose(pose), pose)
+
+
+def joint_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per-joint Euclidean distance, with a finite gradient at 0."""
+    return (((a - b) ** 2).sum(-1) + 1e-12).sqrt()
+
+
 def lifter_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], flip: bool,
                 deployed_fraction: float = 0.0, k: int = 1, squared_denoising: bool = False) -> torch.Tensor:
     """MPJPE (metres) of the predicted clean pose. A `deployed_fraction` of the windows goes through
@@ -92,11 +109,7 @@ def lifter_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], flip: bo
     objective: predict the pose back from a copy noised at a random step. `squared_denoising` squares
     that part's joint errors (m^2): the mean, not the median, is then the optimum at every step,
     which is what DDIM assumes to sample the posterior."""
-    kp, pose = batch["keypoints_2d"], batch["pose_3d"]
-    if flip:
-        mirror = torch.rand(kp.shape[0], device=kp.device) < 0.5
-        kp = torch.where(mirror[:, None, None, None], flip_pose(kp), kp)
-        pose = torch.where(mirror[:, None, None, None], flip_pose(pose), pose)
+    kp, pose = mirrored_at_random(batch) if flip else (batch["keypoints_2d"], batch["pose_3d"])
     deployed = torch.rand(kp.shape[0], device=kp.device) < deployed_fraction
     parts = []                                          # (predicted, target, keep the joint errors squared)
     if deployed.any():
@@ -107,9 +120,23 @@ def lifter_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], flip: bo
         parts.append((model(kp, diffusion.add_noise(pose, t, torch.randn_like(pose)), t), pose, squared_denoising))
     errors = []                                         # per joint: metres, or m^2 where kept squared
     for predicted, target, keep_squared in parts:
-        squared = ((predicted - target) ** 2).sum(-1)
-        errors.append((squared if keep_squared else (squared + 1e-12).sqrt()).flatten())   # eps: finite gradient at 0
+        errors.append((((predicted - target) ** 2).sum(-1) if keep_squared else joint_distance(predicted, target)).flatten())
     return torch.cat(errors).mean()
+
+
+def causal_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], flip: bool, k: int = 1) -> torch.Tensor:
+    """The node's causal windows (adaptation.clips 'causal'): each frame is published from the window
+    that ends at it. On windows of F+2 frames, the three F-frame windows ending at the last three frames
+    go through the deployed sampler with one noise draw (a track keeps its noise); the loss is the joint
+    distance of their newest frames to the truth plus that of their acceleration (metres, m/frame^2)."""
+    kp, pose = mirrored_at_random(batch) if flip else (batch["keypoints_2d"], batch["pose_3d"])
+    frames = kp.shape[1] - 2
+    windows = torch.cat([kp[:, i:i + frames] for i in range(3)])
+    noise = torch.randn_like(pose[:, :frames]).repeat(3, 1, 1, 1)
+    newest = diffusion.Sampler(model, k=k)(windows, noise)[:, -1].reshape(3, *pose.shape[:1], *pose.shape[2:])
+    truth = pose[:, frames - 1:].transpose(0, 1)                      # (3, B, J, 3), the same frames
+    acceleration = joint_distance(newest[2] - 2 * newest[1] + newest[0], truth[2] - 2 * truth[1] + truth[0])
+    return joint_distance(newest, truth).mean() + acceleration.mean()
 
 
 @torch.no_grad()
@@ -134,13 +161,19 @@ def train(config: TrainConfig, command: str = "") -> Path:
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     as_fed = smoothed_views if config.smooth_2d else (lambda views: views)
-    train_set = ClipSampler(prepare(as_fed(load_views(config.train_views))), config.model.frames, config.seed)
+    window = config.model.frames + (2 if config.causal_weight > 0 else 0)   # causal_loss needs two frames more
+    train_set = ClipSampler(prepare(as_fed(load_views(config.train_views))), window, config.seed)
     val_batch = None
     if config.val_views:
         val_views = prepare(as_fed(load_views(config.val_views)))
         val_batch = {k: v.to(device) for k, v in covering_windows(val_views, config.model.frames).items()}
 
     model = build_model(config.model).to(device)
+    if config.init_from:
+        start_model, _ = checkpoint.load(config.init_from, device=str(device))
+        if start_model.config != config.model:
+            raise ValueError(f"{config.init_from}: its config {start_model.config} is not the one asked for, {config.model}")
+        model.load_state_dict(start_model.state_dict())
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay)) if config.ema_decay > 0 else None
     kept = ema.module if ema is not None else model      # the weights validated and saved
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -172,8 +205,11 @@ def train(config: TrainConfig, command: str = "") -> Path:
             batch = augment.vary_proportions(batch, config.bone_jitter)
         if config.keypoint_shift_m > 0:
             batch = augment.shift_keypoints(batch, config.keypoint_shift_m)
-        loss = lifter_loss(model, batch, config.flip_augmentation, config.deployed_fraction, config.sampler_steps,
+        newest = {k: v if k == "camera" else v[:, -config.model.frames:] for k, v in batch.items()}
+        loss = lifter_loss(model, newest, config.flip_augmentation, config.deployed_fraction, config.sampler_steps,
                            config.squared_denoising)
+        if config.causal_weight > 0:
+            loss = loss + config.causal_weight * causal_loss(model, batch, config.flip_augmentation, config.sampler_steps)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)

@@ -34,12 +34,12 @@ import torch
 
 from adaptation import checkpoint
 from adaptation.camera import lifter_keypoints, lifting_rotation, pitch_and_roll_deg, pixels_from_normalized, solve_root, turn_keypoints
-from adaptation.clips import SequenceArrays, prepare
+from adaptation.clips import WINDOWS, SequenceArrays, prepare
 from adaptation.dataset import CameraViews, Sequence
 from adaptation.evaluate import Prediction, evaluate, predict_views
 from adaptation.floor import PersonScale
 from adaptation.keypoint_filter import smoothed_views
-from adaptation.metrics import p_mpjpe
+from adaptation.metrics import p_mpjpe, sequences_acceleration_error
 from adaptation.mount import CameraMount
 from adaptation.skeleton import trunk_inclination_deg
 from adaptation.uncertainty import calibration_report, calibrations_from_card, for_hypotheses
@@ -139,8 +139,10 @@ def rig_views(rig: str, part: str, renders: Renders) -> tuple[CameraViews, list[
     return data, [CameraMount(1.0, spec.pitch_deg, spec.roll_deg, "rig")] * len(data.sequences)
 
 
-def synthetic_rows(part: str, models: dict, renders: Renders, samplings: dict, rigs: list[str] | tuple[str, ...] = RIGS) -> list[dict]:
-    """MPJPE / P-MPJPE per rig and model; also MPJPE on the bent-over frames (trunk more than
+def synthetic_rows(part: str, models: dict, renders: Renders, samplings: dict, rigs: list[str] | tuple[str, ...] = RIGS,
+                   window: str = "stitched") -> list[dict]:
+    """MPJPE / P-MPJPE and acceleration error per rig and model, with the given windows
+    (adaptation.clips: covering windows stitched, or one per frame as the node runs); also MPJPE on the bent-over frames (trunk more than
     real_video.BENT_OVER_DEG from vertical), the poses where the real-video gap between models is,
     and how far the hypotheses spread (RMS distance from their mean) against the error."""
     rows = []
@@ -150,13 +152,15 @@ def synthetic_rows(part: str, models: dict, renders: Renders, samplings: dict, r
         truth = np.concatenate([s.pose_3d for s in sequences]) * 1000.0
         bent = np.concatenate([trunk_inclination_deg(s.pose_3d, m.up_in_camera()) for s, m in zip(sequences, mounts)]) > real_video.BENT_OVER_DEG
         for name, model in models.items():
-            predictions = lift(model, sequences, mounts, samplings.get(name))
+            predictions = lift(model, sequences, mounts, samplings.get(name), window=window)
             poses = np.concatenate([p.pose for p in predictions]) * 1000
             joint_errors = np.linalg.norm(poses - truth, axis=-1)
             errors = joint_errors.mean(-1)
             spread = np.concatenate([p.spread for p in predictions])
             rows.append({"part": part, "rig": rig, "model": name, "frame": model.config.lifting_camera,
                          "mpjpe_mm": round(float(errors.mean()), 2), "p_mpjpe_mm": round(p_mpjpe(poses, truth), 2),
+                         "accel_error_mm": round(sequences_acceleration_error([p.pose * 1000 for p in predictions],
+                                                                              [s.pose_3d * 1000.0 for s in sequences]), 2),
                          "bent_over_mpjpe_mm": round(float(errors[bent].mean()), 2), "bent_over_fraction": round(float(bent.mean()), 3),
                          "spread_mm": round(float(spread.mean() * 1000), 2),
                          "spread_rank_within_joint": round(calibration_report(spread, joint_errors / 1000)["rank_correlation_within_joint"], 3)})
@@ -219,6 +223,8 @@ def main() -> None:
                              "(default 1,1,0,mean on the renders, 3,1,0,mean on the real video)")
     parser.add_argument("--rigs", nargs="*", choices=RIGS, default=list(RIGS), help="the rigs scored (default all)")
     parser.add_argument("--no-real-video", action="store_true", help="skip the real video (val part)")
+    parser.add_argument("--window", choices=WINDOWS[:3], default="stitched",
+                        help="the renders' windows: covering (stitched) or one per frame as the node runs (causal: its default)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tag", default="", help="results under level_camera_<part>_<tag> (another comparison beside the decision's)")
     parser.add_argument("--noise", type=float, default=NOISE, help="the renders' detector noise, x the person's 2D height")
@@ -252,7 +258,7 @@ def main() -> None:
         parser.error(f"--sampling takes name=H,K,eta,aggregation[,spacing] ({error})")
     if set(samplings) - set(models):
         parser.error(f"--sampling names no model: {sorted(set(samplings) - set(models))}")
-    rows = synthetic_rows(args.part, models, renders, samplings, args.rigs)
+    rows = synthetic_rows(args.part, models, renders, samplings, args.rigs, args.window)
     rows += real_video_rows(models, samplings) if args.part == "val" and not args.no_real_video else []
     checked = uncertainty_rows(args.part, models, calibrations, renders) if args.part == "test" else []
     machine = f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}"
@@ -267,7 +273,8 @@ def main() -> None:
         cells = []
         for n in names:
             r = next(r for r in rows if (r["part"], r["rig"], r["model"]) == (part, rig, n))
-            cells.append(f"{r['mpjpe_mm']:.1f} / {r['p_mpjpe_mm']:.1f}" + (f", lean {r['lean_bias_deg']:+.1f}°" if "lean_bias_deg" in r else ""))
+            cells.append(f"{r['mpjpe_mm']:.1f} / {r['p_mpjpe_mm']:.1f}" + (f", lean {r['lean_bias_deg']:+.1f}°" if "lean_bias_deg" in r else "")
+                         + (f", accel {r['accel_error_mm']:.1f}" if "accel_error_mm" in r else ""))
         lines.append(f"| {part}: {rig} | " + " | ".join(cells) + " |")
     synthetic = [(part, rig) for part, rig in places if part != "real video"]
     lines += ["", f"MPJPE mm on the bent-over frames only (trunk more than {real_video.BENT_OVER_DEG:.0f} degrees from vertical; "
@@ -294,13 +301,16 @@ def main() -> None:
     command += f" --sampling {' '.join(args.sampling)}" if args.sampling else ""
     command += f" --rigs {' '.join(args.rigs)}" if args.rigs != list(RIGS) else ""
     command += " --no-real-video" if args.no_real_video else ""
+    command += f" --window {args.window}" if args.window != "stitched" else ""
     command += f" --tag {args.tag}" if args.tag else ""
     if renders != Renders():
         command += f" --noise {renders.noise:g} --outlier-rate {renders.outlier_rate:g} --level-data {args.level_data}"
     (RESULTS / f"{stem}.md").write_text(
         f"# The level camera, {args.part} subjects" + (" and real video" if any(r["part"] == "real video" for r in rows) else "") + "\n\n"
         f"Command: `.venv/bin/python benchmarks/level_camera.py evaluate --part {args.part} {command}`. Machine: {machine}.\n"
-        "MPJPE / P-MPJPE mm, root-relative. Synthetic: H=1 + mirroring unless a column says otherwise, covering windows, 2D through the node's filter, "
+        "MPJPE / P-MPJPE mm, root-relative. Synthetic: H=1 + mirroring unless a column says otherwise, "
+        + ("covering windows" if args.window == "stitched" else f"{args.window} windows (one per frame, as the node runs)")
+        + ", acceleration error mm/frame², 2D through the node's filter, "
         f"the true camera up, {renders.describe()}. Real video (Pose2Sim, 309 frames, val only): H=3 (or the column's sampling) + mirroring, causal windows, sized "
         "from the floor with each view's mount, not adapted; lean = torso lean predicted minus true.\n\n" + "\n".join(lines) + "\n")
 

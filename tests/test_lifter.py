@@ -13,7 +13,7 @@ from adaptation.evaluate import main as evaluate_main
 from adaptation.keypoint_filter import smooth_sequence, smoothed_views
 from adaptation.model import Denoiser, LifterConfig
 from adaptation.skeleton import flip_pose
-from adaptation.train import lifter_loss, main as train_main, validate
+from adaptation.train import causal_loss, lifter_loss, main as train_main, validate
 from adaptation.views import Rig, render
 
 from fixtures import small_mocap
@@ -98,6 +98,32 @@ def test_denoising_loss_is_the_joint_distance_or_its_square():
             torch.manual_seed(3)
             loss = lifter_loss(model, batch, flip=False, deployed_fraction=0.0, squared_denoising=squared)
             torch.testing.assert_close(loss, by_hand(squared), atol=1e-6, rtol=1e-5)
+
+
+class DelayedLifter(torch.nn.Module):
+    """Reads the 3D off the 2D (x, y; z = 0), `delay` frames late: an oracle at delay 0."""
+
+    def __init__(self, delay: int):
+        super().__init__()
+        self.delay = delay
+
+    def forward(self, keypoints_2d, noisy_3d, t):
+        late = torch.cat([keypoints_2d[:, :1].expand(-1, self.delay, -1, -1), keypoints_2d[:, :keypoints_2d.shape[1] - self.delay]], 1)
+        return torch.cat([late, torch.zeros_like(late[..., :1])], -1)
+
+
+def test_causal_loss_scores_the_newest_frame_of_each_window_and_its_acceleration():
+    """train --causal_weight: zero for a lifter that is right at the newest frame (mirrored or not);
+    one frame late it costs the step to the next frame plus the change of that step."""
+    torch.manual_seed(0)
+    pose = torch.cumsum(0.05 * torch.randn(4, 11, 17, 3), dim=1) * torch.tensor([1.0, 1.0, 0.0])   # moving, z = 0
+    batch = {"keypoints_2d": pose[..., :2].clone(), "pose_3d": pose}
+    for flip in (False, True):
+        assert causal_loss(DelayedLifter(0), batch, flip=flip) < 1e-5
+    newest, late = pose[:, 8:], pose[:, 7:10]
+    acceleration = lambda p: p[:, 2] - 2 * p[:, 1] + p[:, 0]
+    by_hand = (newest - late).norm(dim=-1).mean() + (acceleration(newest) - acceleration(late)).norm(dim=-1).mean()
+    torch.testing.assert_close(causal_loss(DelayedLifter(1), batch, flip=False), by_hand, atol=1e-5, rtol=1e-4)
 
 
 @pytest.fixture(scope="module")
