@@ -57,6 +57,7 @@ class TrainConfig:
     squared_denoising: bool = False       # the denoising part's loss squared (score matching: its optimum is the posterior mean)
     ema_decay: float = 0.0                # > 0: validate and save an exponential moving average of the weights
     causal_weight: float = 0.0            # > 0: add causal_loss (the newest frame, as the node publishes it) x this
+    causal_acceleration: float = 1.0      # the weight of causal_loss's acceleration term (0: the newest frame's position only)
     init_from: str = ""                   # a lifter checkpoint to fine-tune (its config must equal `model`)
     sampler_steps: int = 1                # K: DDIM steps of the deployed sampler, in training and validation (export with the same K)
     eval_every: int = 500
@@ -124,11 +125,13 @@ def lifter_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], flip: bo
     return torch.cat(errors).mean()
 
 
-def causal_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], flip: bool, k: int = 1) -> torch.Tensor:
+def causal_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], flip: bool, k: int = 1,
+                acceleration_weight: float = 1.0) -> torch.Tensor:
     """The node's causal windows (adaptation.clips 'causal'): each frame is published from the window
     that ends at it. On windows of F+2 frames, the three F-frame windows ending at the last three frames
     go through the deployed sampler with one noise draw (a track keeps its noise); the loss is the joint
-    distance of their newest frames to the truth plus that of their acceleration (metres, m/frame^2)."""
+    distance of their newest frames to the truth plus, times `acceleration_weight`, that of their
+    acceleration (metres, m/frame^2)."""
     kp, pose = mirrored_at_random(batch) if flip else (batch["keypoints_2d"], batch["pose_3d"])
     frames = kp.shape[1] - 2
     windows = torch.cat([kp[:, i:i + frames] for i in range(3)])
@@ -136,7 +139,7 @@ def causal_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], flip: bo
     newest = diffusion.Sampler(model, k=k)(windows, noise)[:, -1].reshape(3, *pose.shape[:1], *pose.shape[2:])
     truth = pose[:, frames - 1:].transpose(0, 1)                      # (3, B, J, 3), the same frames
     acceleration = joint_distance(newest[2] - 2 * newest[1] + newest[0], truth[2] - 2 * truth[1] + truth[0])
-    return joint_distance(newest, truth).mean() + acceleration.mean()
+    return joint_distance(newest, truth).mean() + acceleration_weight * acceleration.mean()
 
 
 @torch.no_grad()
@@ -205,11 +208,12 @@ def train(config: TrainConfig, command: str = "") -> Path:
             batch = augment.vary_proportions(batch, config.bone_jitter)
         if config.keypoint_shift_m > 0:
             batch = augment.shift_keypoints(batch, config.keypoint_shift_m)
-        newest = {k: v if k == "camera" else v[:, -config.model.frames:] for k, v in batch.items()}
-        loss = lifter_loss(model, newest, config.flip_augmentation, config.deployed_fraction, config.sampler_steps,
+        last_window = {k: v if k == "camera" else v[:, -config.model.frames:] for k, v in batch.items()}
+        loss = lifter_loss(model, last_window, config.flip_augmentation, config.deployed_fraction, config.sampler_steps,
                            config.squared_denoising)
         if config.causal_weight > 0:
-            loss = loss + config.causal_weight * causal_loss(model, batch, config.flip_augmentation, config.sampler_steps)
+            loss = loss + config.causal_weight * causal_loss(model, batch, config.flip_augmentation, config.sampler_steps,
+                                                             config.causal_acceleration)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)

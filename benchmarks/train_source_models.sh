@@ -38,6 +38,10 @@
 #   ... final-level-mlp --deployed_fraction 0 --squared_denoising true --steps 8500 --out_dir runs/final_level_mse_mlp
 #       (8500: level_mse_mlp's best validation step); second seeds of the twin and this MLP: the same with --seed 1
 #       --out_dir runs/<run>_seed1 (the twin's with --threads 2, alone on the machine)
+# Session 17: the causal loss (benchmarks/README.md, "The newest frame"): level-long-diffusion --threads 2 (retrained:
+#   this checkout had no runs), then level-finetune and level-causal side by side; final-level-causal if adopted;
+#   then level-causal --causal_acceleration 0 --out_dir runs/level_causal_position and
+#   level-causal --causal_acceleration 0.25 --out_dir runs/level_causal_acc0.25 (the second rule).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -103,6 +107,18 @@ case $job in
     esac
     $BIN/train --train_views $LEVEL/randomized_train_level.npz --val_views $LEVEL/randomized_val_level.npz \
       --out_dir runs/${job//-/_} --smooth_2d true --model.lifting_camera level "${extra[@]}" "$@" ;;
+  level-finetune|level-causal|final-level-causal)   # session 17: 3000 more steps of a level lifter, the usual loss
+    LEVEL=${LEVEL_DATA:-runs/level_data}           # (level-finetune, the control) or with the causal loss; on the
+    FINETUNE=(--steps 3000 --lr 1e-4 --warmup_steps 100 --ema_decay 0.999 --deployed_fraction 0.9)   # training subjects
+    [ $job = level-finetune ] || FINETUNE+=(--causal_weight 1)   # from level-long-diffusion, or (final-) the shipped model
+    if [ $job = final-level-causal ]; then
+      data=(--train_views $LEVEL/randomized_train_level.npz,$LEVEL/randomized_val_level.npz --init_from adaptation/models/level/lifter.pt)
+    else
+      data=(--train_views $LEVEL/randomized_train_level.npz --val_views $LEVEL/randomized_val_level.npz
+            --init_from runs/level_long_diffusion/final.pt)
+    fi
+    $BIN/train "${data[@]}" --out_dir runs/${job//-/_} --smooth_2d true --model.lifting_camera level \
+      "${POSE[@]}" "${FINETUNE[@]}" "$@" ;;
   final-diffusion|final-regression|final-mlp|final-level-diffusion|final-level-regression|final-level-mlp)
     # the filtered-2D default, its twin and the MLP retrained on the training AND validation subjects once
     # every choice was made on validation, each at its step count and budget chosen there, final weights;
