@@ -132,7 +132,7 @@ def views_path(tmp_path_factory):
         tmp_path_factory.mktemp("views") / "robot.npz")
 
 
-def test_train_resume_and_evaluate_end_to_end(views_path, tmp_path):
+def test_train_resume_and_evaluate_end_to_end(views_path, tmp_path, capsys):
     common = ["--train_views", str(views_path), "--val_views", str(views_path), "--out_dir", str(tmp_path),
               "--batch_size", "8", "--eval_every", "10", "--model.frames", "9", "--model.width", "32",
               "--model.depth", "1", "--model.heads", "2"]
@@ -145,6 +145,12 @@ def test_train_resume_and_evaluate_end_to_end(views_path, tmp_path):
     assert (tmp_path / "loss.png").stat().st_size > 10_000
     model, meta = checkpoint.load(tmp_path / "final.pt")
     assert model.config.frames == 9 and meta["step"] == 40 and meta["command"].startswith("train ")
+    fine_tune = common[:5] + [str(tmp_path / "tuned")] + common[6:] + ["--init_from", str(tmp_path / "final.pt"), "--steps", "2",
+                                                                       "--causal_weight", "1"]
+    assert train_main(fine_tune) == 0                          # fine-tunes with the causal loss (windows of F+2 frames)
+    capsys.readouterr()
+    assert train_main(fine_tune[:-6] + ["--model.width", "64", "--init_from", str(tmp_path / "final.pt")]) == 1   # another size
+    assert "is not the one asked for" in capsys.readouterr().err
 
     report_path = tmp_path / "report.json"
     assert evaluate_main(["--model", str(tmp_path / "final.pt"), "--views", str(views_path),
