@@ -14,11 +14,16 @@ PCK_THRESHOLD_MM = 150.0
 AUC_THRESHOLDS_MM = np.arange(0.0, 151.0, 5.0)
 
 
+def joint_errors(predicted, target):
+    """Euclidean distance per joint (the last axis dropped). For torch, a tiny epsilon keeps the
+    gradient finite where the distance is exactly 0 (the zeroed pelvis)."""
+    return (((predicted - target) ** 2).sum(-1) + 1e-12).sqrt() if hasattr(predicted, "sqrt") \
+        else np.linalg.norm(predicted - target, axis=-1)
+
+
 def mpjpe(predicted, target):
-    """Mean per-joint position error: mean Euclidean distance over joints (and batch). For torch, a
-    tiny epsilon keeps the gradient finite where the distance is exactly 0 (the zeroed pelvis)."""
-    return (((predicted - target) ** 2).sum(-1) + 1e-12).sqrt().mean() if hasattr(predicted, "sqrt") \
-        else np.linalg.norm(predicted - target, axis=-1).mean()
+    """Mean per-joint position error: mean Euclidean distance over joints (and batch)."""
+    return joint_errors(predicted, target).mean()
 
 
 def procrustes_align(predicted: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -68,8 +73,9 @@ def all_metrics(predicted_mm: np.ndarray, target_mm: np.ndarray) -> dict[str, fl
     }
 
 
-def acceleration(poses: np.ndarray) -> np.ndarray:
-    """Per-joint second difference of a sequence (T, J, 3) -> (T-2, J, 3), units per frame^2."""
+def acceleration(poses):
+    """Per-joint second difference of a sequence (T, ..., 3) -> (T-2, ..., 3), units per frame^2
+    (numpy or torch)."""
     return poses[2:] - 2 * poses[1:-1] + poses[:-2]
 
 

@@ -33,7 +33,7 @@ from adaptation import augment, checkpoint, diffusion
 from adaptation.clips import ClipSampler, covering_windows, prepare
 from adaptation.dataset import CameraViews
 from adaptation.keypoint_filter import smoothed_views
-from adaptation.metrics import mpjpe
+from adaptation.metrics import acceleration, joint_errors, mpjpe
 from adaptation.model import LifterConfig, build_model
 from adaptation.plots import plot_curves
 from adaptation.skeleton import flip_pose
@@ -98,11 +98,6 @@ def mirrored_at_random(batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, to
     return torch.where(mirror, flip_pose(kp), kp), torch.where(mirror, flip_pose(pose), pose)
 
 
-def joint_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Per-joint Euclidean distance, with a finite gradient at 0."""
-    return (((a - b) ** 2).sum(-1) + 1e-12).sqrt()
-
-
 def lifter_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], flip: bool,
                 deployed_fraction: float = 0.0, k: int = 1, squared_denoising: bool = False) -> torch.Tensor:
     """MPJPE (metres) of the predicted clean pose. A `deployed_fraction` of the windows goes through
@@ -121,7 +116,7 @@ def lifter_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], flip: bo
         parts.append((model(kp, diffusion.add_noise(pose, t, torch.randn_like(pose)), t), pose, squared_denoising))
     errors = []                                         # per joint: metres, or m^2 where kept squared
     for predicted, target, keep_squared in parts:
-        errors.append((((predicted - target) ** 2).sum(-1) if keep_squared else joint_distance(predicted, target)).flatten())
+        errors.append((((predicted - target) ** 2).sum(-1) if keep_squared else joint_errors(predicted, target)).flatten())
     return torch.cat(errors).mean()
 
 
@@ -138,8 +133,7 @@ def causal_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], flip: bo
     noise = torch.randn_like(pose[:, :frames]).repeat(3, 1, 1, 1)
     newest = diffusion.Sampler(model, k=k)(windows, noise)[:, -1].reshape(3, *pose.shape[:1], *pose.shape[2:])
     truth = pose[:, frames - 1:].transpose(0, 1)                      # (3, B, J, 3), the same frames
-    acceleration = joint_distance(newest[2] - 2 * newest[1] + newest[0], truth[2] - 2 * truth[1] + truth[0])
-    return joint_distance(newest, truth).mean() + acceleration_weight * acceleration.mean()
+    return mpjpe(newest, truth) + acceleration_weight * mpjpe(acceleration(newest), acceleration(truth))
 
 
 @torch.no_grad()

@@ -107,10 +107,12 @@ case $job in
     esac
     $BIN/train --train_views $LEVEL/randomized_train_level.npz --val_views $LEVEL/randomized_val_level.npz \
       --out_dir runs/${job//-/_} --smooth_2d true --model.lifting_camera level "${extra[@]}" "$@" ;;
-  level-finetune|level-causal|final-level-causal)   # session 17: 3000 more steps of a level lifter, the usual loss
-    LEVEL=${LEVEL_DATA:-runs/level_data}           # (level-finetune, the control) or with the causal loss; on the
-    FINETUNE=(--steps 3000 --lr 1e-4 --warmup_steps 100 --ema_decay 0.999 --deployed_fraction 0.9)   # training subjects
-    [ $job = level-finetune ] || FINETUNE+=(--causal_weight 1)   # from level-long-diffusion, or (final-) the shipped model
+  level-finetune|level-causal|final-level-causal)
+    # session 17: 3000 more steps of a level lifter with the usual loss (level-finetune, the control) or with the
+    # causal loss added; level-*: from level-long-diffusion on the training subjects, final-*: from the shipped model
+    LEVEL=${LEVEL_DATA:-runs/level_data}
+    FINETUNE=(--steps 3000 --lr 1e-4 --warmup_steps 100 --ema_decay 0.999 --deployed_fraction 0.9)
+    [ $job = level-finetune ] || FINETUNE+=(--causal_weight 1)
     if [ $job = final-level-causal ]; then
       data=(--train_views $LEVEL/randomized_train_level.npz,$LEVEL/randomized_val_level.npz --init_from adaptation/models/level/lifter.pt)
     else

@@ -145,11 +145,10 @@ def test_train_resume_and_evaluate_end_to_end(views_path, tmp_path, capsys):
     assert (tmp_path / "loss.png").stat().st_size > 10_000
     model, meta = checkpoint.load(tmp_path / "final.pt")
     assert model.config.frames == 9 and meta["step"] == 40 and meta["command"].startswith("train ")
-    fine_tune = common[:5] + [str(tmp_path / "tuned")] + common[6:] + ["--init_from", str(tmp_path / "final.pt"), "--steps", "2",
-                                                                       "--causal_weight", "1"]
-    assert train_main(fine_tune) == 0                          # fine-tunes with the causal loss (windows of F+2 frames)
+    fine_tune = common + ["--out_dir", str(tmp_path / "tuned"), "--steps", "2", "--init_from", str(tmp_path / "final.pt")]
+    assert train_main(fine_tune + ["--causal_weight", "1"]) == 0   # with the causal loss (windows of F+2 frames)
     capsys.readouterr()
-    assert train_main(fine_tune[:-6] + ["--model.width", "64", "--init_from", str(tmp_path / "final.pt")]) == 1   # another size
+    assert train_main(fine_tune + ["--model.width", "64"]) == 1    # a checkpoint of another size
     assert "is not the one asked for" in capsys.readouterr().err
 
     report_path = tmp_path / "report.json"
