@@ -46,6 +46,9 @@ class LifterConfig:
     # The camera whose 2D the lifter reads (adaptation.camera): "upright" lifts any camera, turned by its
     # roll when the mount is known; "level" (also turned by its pitch) needs the camera mount.
     lifting_camera: str = "upright"
+    # True: temporal attention sees a frame and the frames before it only, so every frame of a training window
+    # is predicted as the node's causal windows publish their newest frame (the past, no future).
+    causal: bool = False
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
@@ -85,11 +88,12 @@ def finish_pose(pose: torch.Tensor, output_bias: torch.Tensor) -> torch.Tensor:
 class Attention(nn.Module):
     """Multi-head self-attention written out, so LoRA can wrap `qkv` and `proj` and ONNX sees plain ops."""
 
-    def __init__(self, width: int, heads: int, dropout: float):
+    def __init__(self, width: int, heads: int, dropout: float, causal: bool = False):
         super().__init__()
         if width % heads:
             raise ValueError(f"width {width} is not divisible by heads {heads}")
         self.heads = heads
+        self.causal = causal          # each token attends to itself and the tokens before it
         self.qkv = nn.Linear(width, 3 * width)
         self.proj = nn.Linear(width, width)
         self.dropout = nn.Dropout(dropout)
@@ -97,7 +101,11 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, length, width = x.shape
         q, k, v = self.qkv(x).reshape(n, length, 3, self.heads, width // self.heads).permute(2, 0, 3, 1, 4)
-        weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(width // self.heads), dim=-1)
+        scores = q @ k.transpose(-2, -1) / math.sqrt(width // self.heads)
+        if self.causal:
+            position = torch.arange(length, device=x.device)
+            scores = scores.masked_fill(position[None, :] > position[:, None], float("-inf"))
+        weights = torch.softmax(scores, dim=-1)
         out = (self.dropout(weights) @ v).transpose(1, 2).reshape(n, length, width)
         return self.proj(out)
 
@@ -105,11 +113,11 @@ class Attention(nn.Module):
 class Block(nn.Module):
     """Pre-LayerNorm transformer block: attention then MLP, both residual."""
 
-    def __init__(self, config: LifterConfig):
+    def __init__(self, config: LifterConfig, causal: bool = False):
         super().__init__()
         hidden = int(config.width * config.mlp_ratio)
         self.norm1 = nn.LayerNorm(config.width)
-        self.attention = Attention(config.width, config.heads, config.dropout)
+        self.attention = Attention(config.width, config.heads, config.dropout, causal)
         self.norm2 = nn.LayerNorm(config.width)
         self.mlp = nn.Sequential(nn.Linear(config.width, hidden), nn.GELU(), nn.Dropout(config.dropout),
                                  nn.Linear(hidden, config.width), nn.Dropout(config.dropout))
@@ -137,7 +145,7 @@ class Denoiser(nn.Module):
         self.frame_position = nn.Parameter(torch.zeros(1, config.frames, c))
         self.step_mlp = nn.Sequential(nn.Linear(c, 2 * c), nn.GELU(), nn.Linear(2 * c, c))
         self.spatial = nn.ModuleList(Block(config) for _ in range(config.depth))
-        self.temporal = nn.ModuleList(Block(config) for _ in range(config.depth))
+        self.temporal = nn.ModuleList(Block(config, config.causal) for _ in range(config.depth))
         self.head = nn.Sequential(nn.LayerNorm(c), nn.Linear(c, 3))
         # PoSynDA's cross-dataset embedding: a per-joint output offset, zero (and frozen) until
         # adaptation trains it; merged models carry the learned value.
@@ -171,7 +179,7 @@ class PoseTokenDenoiser(nn.Module):
         self.frame_position = nn.Parameter(torch.zeros(1, config.frames, c))
         self.step_mlp = nn.Sequential(nn.Linear(c, 2 * c), nn.GELU(), nn.Linear(2 * c, c))
         self.spatial = nn.ModuleList(PoseMLPBlock(c, config.dropout) for _ in range(config.depth))
-        self.temporal = nn.ModuleList(Block(config) for _ in range(config.depth))
+        self.temporal = nn.ModuleList(Block(config, config.causal) for _ in range(config.depth))
         self.head = nn.Sequential(nn.LayerNorm(c), nn.Linear(c, j * 3))
         self.output_bias = nn.Parameter(torch.zeros(j, 3), requires_grad=False)   # as in Denoiser
         nn.init.trunc_normal_(self.frame_position, std=0.02)

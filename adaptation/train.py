@@ -58,7 +58,7 @@ class TrainConfig:
     ema_decay: float = 0.0                # > 0: validate and save an exponential moving average of the weights
     causal_weight: float = 0.0            # > 0: add causal_loss (the newest frame, as the node publishes it) x this
     causal_acceleration: float = 1.0      # the weight of causal_loss's acceleration term (0: the newest frame's position only)
-    init_from: str = ""                   # a lifter checkpoint to fine-tune (its config must equal `model`)
+    init_from: str = ""                   # a lifter checkpoint to fine-tune (its weights must fit `model`)
     sampler_steps: int = 1                # K: DDIM steps of the deployed sampler, in training and validation (export with the same K)
     eval_every: int = 500
     seed: int = 0
@@ -168,9 +168,11 @@ def train(config: TrainConfig, command: str = "") -> Path:
     model = build_model(config.model).to(device)
     if config.init_from:
         start_model, _ = checkpoint.load(config.init_from, device=str(device))
-        if start_model.config != config.model:
-            raise ValueError(f"{config.init_from}: its config {start_model.config} is not the one asked for, {config.model}")
-        model.load_state_dict(start_model.state_dict())
+        try:        # settings that keep the weights' shapes (dropout, causal attention) may change
+            model.load_state_dict(start_model.state_dict())
+        except RuntimeError:
+            raise ValueError(f"{config.init_from}: its weights ({start_model.config}) do not fit the model "
+                             f"asked for ({config.model})") from None
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay)) if config.ema_decay > 0 else None
     kept = ema.module if ema is not None else model      # the weights validated and saved
     trainable = [p for p in model.parameters() if p.requires_grad]

@@ -107,19 +107,27 @@ case $job in
     esac
     $BIN/train --train_views $LEVEL/randomized_train_level.npz --val_views $LEVEL/randomized_val_level.npz \
       --out_dir runs/${job//-/_} --smooth_2d true --model.lifting_camera level "${extra[@]}" "$@" ;;
-  level-finetune|level-causal|final-level-causal)
-    # session 17: 3000 more steps of a level lifter with the usual loss (level-finetune, the control) or with the
-    # causal loss added; level-*: from level-long-diffusion on the training subjects, final-*: from the shipped model
+  level-finetune|level-causal|final-level-causal|level-causal-attention|final-level-causal-attention)
+    # 3000 more steps of a level lifter. Session 17: with the usual loss (level-finetune, the control) or with the
+    # causal loss added (level-causal; final-level-causal started from the session-16 level model, runs/level_shipped_s16).
+    # Session 18: with causal temporal attention (every frame of a window predicted from the past only, the usual
+    # loss), from the newest-frame run (c) or from the shipped model. level-*: training subjects, final-*: training
+    # and validation subjects.
     LEVEL=${LEVEL_DATA:-runs/level_data}
     FINETUNE=(--steps 3000 --lr 1e-4 --warmup_steps 100 --ema_decay 0.999 --deployed_fraction 0.9)
-    [ $job = level-finetune ] || FINETUNE+=(--causal_weight 1)
-    if [ $job = final-level-causal ]; then
-      data=(--train_views $LEVEL/randomized_train_level.npz,$LEVEL/randomized_val_level.npz --init_from adaptation/models/level/lifter.pt)
+    case $job in
+      level-finetune) start=runs/level_long_diffusion/final.pt ;;
+      level-causal) start=runs/level_long_diffusion/final.pt; FINETUNE+=(--causal_weight 1) ;;
+      level-causal-attention) start=runs/level_causal_position/final.pt; FINETUNE+=(--model.causal true) ;;
+      final-level-causal) start=adaptation/models/level/lifter.pt; FINETUNE+=(--causal_weight 1) ;;
+      final-level-causal-attention) start=adaptation/models/level/lifter.pt; FINETUNE+=(--model.causal true) ;;
+    esac
+    if [[ $job == final-* ]]; then
+      data=(--train_views $LEVEL/randomized_train_level.npz,$LEVEL/randomized_val_level.npz)
     else
-      data=(--train_views $LEVEL/randomized_train_level.npz --val_views $LEVEL/randomized_val_level.npz
-            --init_from runs/level_long_diffusion/final.pt)
+      data=(--train_views $LEVEL/randomized_train_level.npz --val_views $LEVEL/randomized_val_level.npz)
     fi
-    $BIN/train "${data[@]}" --out_dir runs/${job//-/_} --smooth_2d true --model.lifting_camera level \
+    $BIN/train "${data[@]}" --init_from $start --out_dir runs/${job//-/_} --smooth_2d true --model.lifting_camera level \
       "${POSE[@]}" "${FINETUNE[@]}" "$@" ;;
   final-diffusion|final-regression|final-mlp|final-level-diffusion|final-level-regression|final-level-mlp)
     # the filtered-2D default, its twin and the MLP retrained on the training AND validation subjects once

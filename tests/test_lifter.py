@@ -149,7 +149,7 @@ def test_train_resume_and_evaluate_end_to_end(views_path, tmp_path, capsys):
     assert train_main(fine_tune + ["--causal_weight", "1"]) == 0   # with the causal loss (windows of F+2 frames)
     capsys.readouterr()
     assert train_main(fine_tune + ["--model.width", "64"]) == 1    # a checkpoint of another size
-    assert "is not the one asked for" in capsys.readouterr().err
+    assert "do not fit the model asked for" in capsys.readouterr().err
 
     report_path = tmp_path / "report.json"
     assert evaluate_main(["--model", str(tmp_path / "final.pt"), "--views", str(views_path),
