@@ -4,11 +4,12 @@ import json
 import shutil
 
 import numpy as np
+import onnxruntime
 import pytest
 
 from adaptation.clips import cut, prepare
-from adaptation.export import build_engine, export_model_dir, main as export_main, onnx_parity
-from adaptation.model import Denoiser, LifterConfig
+from adaptation.export import build_engine, export_model_dir, export_onnx, main as export_main, onnx_parity
+from adaptation.model import Denoiser, LifterConfig, build_model
 from adaptation.runtime import PREFERENCE, ModelError, open_backend
 from adaptation.views import Rig, render
 
@@ -35,6 +36,20 @@ def test_onnx_runtime_matches_pytorch_on_real_windows(model_dir, batch):
     windows = real_windows(batch)
     noise = np.random.default_rng(batch).standard_normal((*windows.shape[:-1], 3))
     assert onnx_parity(directory / "lifter.onnx", model, windows, noise, k=2) < 1e-4
+
+
+def test_a_causal_lifter_stays_causal_in_onnx(tmp_path):
+    model = build_model(LifterConfig(frames=FRAMES, width=32, depth=1, heads=2, architecture="pose_tokens", causal=True))
+    path = export_onnx(model, tmp_path / "causal.onnx")
+    windows = real_windows(2)
+    noise = np.random.default_rng(0).standard_normal((*windows.shape[:-1], 3))
+    assert onnx_parity(path, model, windows, noise) < 1e-4
+    later = windows.copy()
+    later[:, 6:] += 0.1
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    run = lambda kp: session.run(None, {"keypoints_2d": kp.astype(np.float32), "noise": noise.astype(np.float32)})[0]
+    moved = np.abs(run(later) - run(windows)).max(axis=(0, 2, 3))
+    assert (moved[:6] < 1e-5).all() and (moved[6:] > 1e-4).all()
 
 
 def test_backends_agree_and_auto_picks_one_this_machine_has(model_dir):

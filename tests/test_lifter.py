@@ -1,4 +1,5 @@
 """Denoiser, DDIM sampler, the train and evaluate CLIs, and checkpoint errors."""
+import dataclasses
 import json
 
 import numpy as np
@@ -11,7 +12,7 @@ from adaptation.dataset import CameraViews
 from adaptation.diffusion import Sampler, ddim_timesteps, sample_hypotheses
 from adaptation.evaluate import main as evaluate_main
 from adaptation.keypoint_filter import smooth_sequence, smoothed_views
-from adaptation.model import Denoiser, LifterConfig
+from adaptation.model import Denoiser, LifterConfig, build_model
 from adaptation.skeleton import flip_pose
 from adaptation.train import causal_loss, lifter_loss, main as train_main, validate
 from adaptation.views import Rig, render
@@ -31,6 +32,19 @@ def test_denoiser_maps_windows_to_windows_and_adds_the_output_bias():
     shifted = model(kp, noisy, t)
     torch.testing.assert_close(shifted[:, :, 4] - out[:, :, 4], torch.tensor([0.1, 0.2, 0.3]).expand(3, 9, 3))
     torch.testing.assert_close(shifted[:, :, 5], out[:, :, 5])
+
+
+@pytest.mark.parametrize("architecture", ["mixste", "pose_tokens"])
+def test_causal_attention_predicts_each_frame_from_the_past_only(architecture):
+    """A change at frame 5 moves frames 5-8 of a causal lifter and none before; with full attention, all."""
+    kp, noisy, t = torch.randn(2, 9, 17, 2), torch.randn(2, 9, 17, 3), torch.tensor([0, 999])
+    later = kp.clone()
+    later[:, 5] += 0.5
+    for causal in (True, False):
+        model = build_model(dataclasses.replace(TINY, architecture=architecture, causal=causal)).eval()
+        moved = (model(later, noisy, t) - model(kp, noisy, t)).abs().amax(dim=(0, 2, 3))   # per frame
+        assert (moved[5:] > 1e-4).all()
+        assert (moved[:5] < 1e-6).all() if causal else (moved[:5] > 1e-4).all()
 
 
 def test_ddim_grid_follows_the_method_note():
