@@ -26,7 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +40,8 @@ from adaptation.evaluate import Prediction, evaluate, predict_views
 from adaptation.floor import PersonScale
 from adaptation.keypoint_filter import smoothed_views
 from adaptation.metrics import p_mpjpe, sequences_acceleration_error
-from adaptation.mount import CameraMount
-from adaptation.skeleton import trunk_inclination_deg
+from adaptation.mount import ANKLES, ANKLES_ABOVE_FLOOR_M, CameraMount
+from adaptation.skeleton import bone_lengths, trunk_inclination_deg
 from adaptation.uncertainty import calibration_report, calibrations_from_card, for_hypotheses
 from adaptation.views import BUNDLED_MOCAP, NOISE, OUTLIER_RATE, Rig, load_mocap
 import real_video
@@ -139,6 +139,26 @@ def rig_views(rig: str, part: str, renders: Renders) -> tuple[CameraViews, list[
     return data, [CameraMount(1.0, spec.pitch_deg, spec.roll_deg, "rig")] * len(data.sequences)
 
 
+def floor_sized(poses: list[np.ndarray], sequences: list[SequenceArrays], mounts: list[CameraMount]) -> list[np.ndarray]:
+    """Root-relative poses (metres, camera frame) as the node publishes them with a camera mount: the root
+    solved from the 2D, each sequence (a track) sized from the floor (adaptation.floor.PersonScale)."""
+    sized = []
+    for pose, s, mount in zip(poses, sequences, mounts):
+        root = solve_root(pose, s.keypoints_2d.astype(np.float64), s.camera[None, :2], s.camera[None, 2:],
+                          np.clip(s.confidence, 1e-3, 1.0))
+        person = PersonScale(mount)
+        size = np.array([person.update(p, r, c) for p, r, c in zip(pose, root, s.confidence)])
+        sized.append(pose * size[:, None, None])
+    return sized
+
+
+def with_floor(mount: CameraMount, sequence: SequenceArrays) -> CameraMount:
+    """A render's mount (the true up) with the camera height that puts the floor ANKLES_ABOVE_FLOOR_M below
+    the person's lowest ankle, as on a real floor (the renders place the lowest joint on it)."""
+    ankles = sequence.pose_3d[:, list(ANKLES)] + sequence.root_3d[:, None]
+    return replace(mount, height_m=ANKLES_ABOVE_FLOOR_M - float((ankles @ mount.up_in_camera()).min()))
+
+
 def synthetic_rows(part: str, models: dict, renders: Renders, samplings: dict, rigs: list[str] | tuple[str, ...] = RIGS,
                    window: str = "stitched") -> list[dict]:
     """MPJPE / P-MPJPE and acceleration error per rig and model, with the given windows
@@ -157,8 +177,12 @@ def synthetic_rows(part: str, models: dict, renders: Renders, samplings: dict, r
             joint_errors = np.linalg.norm(poses - truth, axis=-1)
             errors = joint_errors.mean(-1)
             spread = np.concatenate([p.spread for p in predictions])
+            floored = floor_sized([p.pose for p in predictions], sequences, [with_floor(m, s) for m, s in zip(mounts, sequences)])
+            floor_errors = np.linalg.norm(np.concatenate(floored) * 1000 - truth, axis=-1)
             rows.append({"part": part, "rig": rig, "model": name, "frame": model.config.lifting_camera,
                          "mpjpe_mm": round(float(errors.mean()), 2), "p_mpjpe_mm": round(p_mpjpe(poses, truth), 2),
+                         "floor_sized_mpjpe_mm": round(float(floor_errors.mean()), 2),
+                         "size_ratio": round(float(bone_lengths(poses).sum(-1).mean() / bone_lengths(truth).sum(-1).mean()), 3),
                          "accel_error_mm": round(sequences_acceleration_error([p.pose * 1000 for p in predictions],
                                                                               [s.pose_3d * 1000.0 for s in sequences]), 2),
                          "bent_over_mpjpe_mm": round(float(errors[bent].mean()), 2), "bent_over_fraction": round(float(bent.mean()), 3),
@@ -195,16 +219,8 @@ def real_video_rows(models: dict, samplings: dict) -> list[dict]:
             keep = [i for i, m in enumerate(meta) if view in ("all", m["view"])]
             poses = [p.pose for p in lift(model, [prepared[i] for i in keep], [mounts[meta[i]["view"]] for i in keep],
                                           samplings.get(name, Sampling(hypotheses=3)), window="causal")]
-            predicted, targets = [], []
-            for i, pose in zip(keep, poses):
-                s = prepared[i]
-                root = solve_root(pose, s.keypoints_2d.astype(np.float64), s.camera[None, :2], s.camera[None, 2:],
-                                  np.clip(s.confidence, 1e-3, 1.0))
-                person = PersonScale(mounts[meta[i]["view"]])
-                size = np.array([person.update(p, r, c) for p, r, c in zip(pose, root, s.confidence)])
-                predicted.append(pose * size[:, None, None] * 1000)
-                targets.append(s.pose_3d * 1000.0)
-            p, t = np.concatenate(predicted), np.concatenate(targets)
+            sized = floor_sized(poses, [prepared[i] for i in keep], [mounts[meta[i]["view"]] for i in keep])
+            p, t = np.concatenate(sized) * 1000, np.concatenate([prepared[i].pose_3d for i in keep]) * 1000.0
             rows.append({"part": "real video", "rig": view, "model": name, "frame": model.config.lifting_camera,
                          "mpjpe_mm": round(float(np.linalg.norm(p - t, axis=-1).mean()), 2), "p_mpjpe_mm": round(p_mpjpe(p, t), 2),
                          "lean_bias_deg": round(float(np.mean(real_video.torso_lean_deg(p) - real_video.torso_lean_deg(t))), 2)})
@@ -274,7 +290,8 @@ def main() -> None:
         for n in names:
             r = next(r for r in rows if (r["part"], r["rig"], r["model"]) == (part, rig, n))
             cells.append(f"{r['mpjpe_mm']:.1f} / {r['p_mpjpe_mm']:.1f}" + (f", lean {r['lean_bias_deg']:+.1f}°" if "lean_bias_deg" in r else "")
-                         + (f", accel {r['accel_error_mm']:.1f}" if "accel_error_mm" in r else ""))
+                         + (f", accel {r['accel_error_mm']:.1f}" if "accel_error_mm" in r else "")
+                         + (f", floor-sized {r['floor_sized_mpjpe_mm']:.1f}, size x{r['size_ratio']:.3f}" if "floor_sized_mpjpe_mm" in r else ""))
         lines.append(f"| {part}: {rig} | " + " | ".join(cells) + " |")
     synthetic = [(part, rig) for part, rig in places if part != "real video"]
     lines += ["", f"MPJPE mm on the bent-over frames only (trunk more than {real_video.BENT_OVER_DEG:.0f} degrees from vertical; "
@@ -310,7 +327,9 @@ def main() -> None:
         f"Command: `.venv/bin/python benchmarks/level_camera.py evaluate --part {args.part} {command}`. Machine: {machine}.\n"
         "MPJPE / P-MPJPE mm, root-relative. Synthetic: H=1 + mirroring unless a column says otherwise, "
         + ("covering windows" if args.window == "stitched" else f"{args.window} windows (one per frame, as the node runs)")
-        + ", acceleration error mm/frame², 2D through the node's filter, "
+        + ", acceleration error mm/frame², floor-sized: MPJPE of the pose as the node publishes it with the camera mount "
+        "(sized from the floor per sequence, adaptation.floor), size: the lifter's own skeleton size over the truth's "
+        "(summed bone lengths), 2D through the node's filter, "
         f"the true camera up, {renders.describe()}. Real video (Pose2Sim, 309 frames, val only): H=3 (or the column's sampling) + mirroring, causal windows, sized "
         "from the floor with each view's mount, not adapted; lean = torso lean predicted minus true.\n\n" + "\n".join(lines) + "\n")
 
