@@ -37,7 +37,7 @@ from adaptation.camera import lifter_keypoints, lifting_rotation, pitch_and_roll
 from adaptation.clips import WINDOWS, SequenceArrays, prepare
 from adaptation.dataset import CameraViews, Sequence
 from adaptation.evaluate import Prediction, evaluate, predict_views
-from adaptation.floor import PersonScale
+from adaptation.floor import MIN_ANKLE_RAY_DEG, PersonScale
 from adaptation.keypoint_filter import smoothed_views
 from adaptation.metrics import p_mpjpe, sequences_acceleration_error
 from adaptation.mount import ANKLES, ANKLES_ABOVE_FLOOR_M, CameraMount
@@ -139,14 +139,15 @@ def rig_views(rig: str, part: str, renders: Renders) -> tuple[CameraViews, list[
     return data, [CameraMount(1.0, spec.pitch_deg, spec.roll_deg, "rig")] * len(data.sequences)
 
 
-def floor_sized(poses: list[np.ndarray], sequences: list[SequenceArrays], mounts: list[CameraMount]) -> list[np.ndarray]:
+def floor_sized(poses: list[np.ndarray], sequences: list[SequenceArrays], mounts: list[CameraMount],
+                min_ankle_ray_deg: float = MIN_ANKLE_RAY_DEG) -> list[np.ndarray]:
     """Root-relative poses (metres, camera frame) as the node publishes them with a camera mount: the root
     solved from the 2D, each sequence (a track) sized from the floor (adaptation.floor.PersonScale)."""
     sized = []
     for pose, s, mount in zip(poses, sequences, mounts):
         root = solve_root(pose, s.keypoints_2d.astype(np.float64), s.camera[None, :2], s.camera[None, 2:],
                           np.clip(s.confidence, 1e-3, 1.0))
-        person = PersonScale(mount)
+        person = PersonScale(mount, min_ankle_ray_deg=min_ankle_ray_deg)
         size = np.array([person.update(p, r, c) for p, r, c in zip(pose, root, s.confidence)])
         sized.append(pose * size[:, None, None])
     return sized

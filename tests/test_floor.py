@@ -45,3 +45,14 @@ def test_unseen_ankles_and_impossible_sizes_leave_the_learned_size():
     pose[[3, 6], 1] = 1.0                                # 1.0 m below: 1.4x the mocap's size, but both ankles unseen
     assert person.update(pose, root, np.full(17, 0.1)) == 1.0
     assert person.update(pose, root, np.ones(17)) == pytest.approx((1.5 - 0.1) / 1.0)
+
+
+def test_ankles_seen_at_a_grazing_angle_leave_the_learned_size():
+    mount = CameraMount(1.5, 0.0)
+    pose = np.zeros((17, 3))
+    pose[[3, 6], 1] = 1.0                                # ankles 1.0 m below the camera
+    far, near = np.array([0.0, 0.0, 10.0]), np.array([0.0, 0.0, 3.0])   # rays 5.7 and 18.4 degrees below the horizon
+    person = PersonScale(mount, min_ankle_ray_deg=10.0)
+    assert person.update(pose, far, np.ones(17)) == 1.0
+    assert person.update(pose, near, np.ones(17)) == pytest.approx((1.5 - 0.1) / 1.0)
+    assert PersonScale(mount, min_ankle_ray_deg=5.0).update(pose, far, np.ones(17)) == pytest.approx((1.5 - 0.1) / 1.0)

@@ -1,0 +1,72 @@
+"""Which frames to size a person from: the floor-sized MPJPE for several MIN_ANKLE_RAY_DEG thresholds.
+
+    .venv/bin/python benchmarks/floor_sizing.py --part val \
+        --level causal-position=runs/level_causal_position/final.pt mlp-control-level=runs/level_mlp/best.pt
+
+Each model lifts the `part` subjects through the six rigs once (causal windows, H=1 + mirroring, as
+level_camera.py), then the poses are sized from the floor as the node does (level_camera.floor_sized)
+with each threshold: frames whose lower ankle is seen less than that many degrees below the horizon
+are not used, and a track with none keeps the lifter's size. Writes benchmarks/results/floor_sizing_<part>.{json,md}.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from adaptation import checkpoint
+from adaptation.clips import prepare
+from level_camera import RESULTS, RIGS, REPO, Renders, floor_sized, lift, rig_views, with_floor
+
+THRESHOLDS_DEG = (0.0, 3.0, 5.0, 8.0, 12.0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--part", choices=("val", "test"), default="val")
+    parser.add_argument("--level", nargs="+", required=True, help="name=checkpoint trained on levelled views")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    models = {}
+    for name, path in (s.split("=", 1) for s in args.level):
+        models[name] = checkpoint.load(REPO / path)[0]
+        models[name].config.lifting_camera = "level"
+    rows = []
+    for rig in tqdm(RIGS, desc="rigs"):
+        data, mounts = rig_views(rig, args.part, Renders())
+        sequences = prepare(data)
+        floors = [with_floor(m, s) for m, s in zip(mounts, sequences)]
+        truth = np.concatenate([s.pose_3d for s in sequences]) * 1000
+        for name, model in models.items():
+            poses = [p.pose for p in lift(model, sequences, mounts, window="causal")]
+            row = {"rig": rig, "model": name, "raw_mpjpe_mm": round(float(np.linalg.norm(np.concatenate(poses) * 1000 - truth, axis=-1).mean()), 2)}
+            for threshold in THRESHOLDS_DEG:
+                sized = np.concatenate(floor_sized(poses, sequences, floors, threshold)) * 1000
+                row[f"floor_{threshold:g}deg_mm"] = round(float(np.linalg.norm(sized - truth, axis=-1).mean()), 2)
+            rows.append(row)
+            tqdm.write(str(row))
+    machine = f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}"
+    stem = RESULTS / f"floor_sizing_{args.part}"
+    stem.with_suffix(".json").write_text(json.dumps({"machine": machine, "level": args.level, "rows": rows}, indent=1))
+    columns = ["raw_mpjpe_mm"] + [f"floor_{t:g}deg_mm" for t in THRESHOLDS_DEG]
+    lines = ["| model | rig | lifter's size | " + " | ".join(f"floor, {t:g} deg" for t in THRESHOLDS_DEG) + " |",
+             "|---" * (len(columns) + 2) + "|"]
+    for name in models:
+        picked = [r for r in rows if r["model"] == name]
+        for r in picked + [{"rig": "mean", **{c: np.mean([r[c] for r in picked]) for c in columns}}]:
+            lines.append(f"| {name} | {r['rig']} | " + " | ".join(f"{r[c]:.1f}" for c in columns) + " |")
+    stem.with_suffix(".md").write_text(
+        f"# Sizing from the floor, {args.part} subjects\n\nCommand: `.venv/bin/python benchmarks/floor_sizing.py --part {args.part} "
+        f"--level {' '.join(args.level)}`. Machine: {machine}.\nMPJPE mm, root-relative, causal windows, H=1 + mirroring: the "
+        "lifter's own size, and sized from the floor per sequence skipping frames whose lower ankle is seen less than "
+        "the threshold below the horizon.\n\n" + "\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
