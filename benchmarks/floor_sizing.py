@@ -43,14 +43,18 @@ def main() -> None:
         sequences = prepare(data)
         floors = [with_floor(m, s) for m, s in zip(mounts, sequences)]
         truth = np.concatenate([s.pose_3d for s in sequences]) * 1000
+        subjects = np.concatenate([[s.name.split("/")[0]] * len(s.keypoints_2d) for s in data.sequences])
         for name, model in models.items():
             poses = [p.pose for p in lift(model, sequences, mounts, window="causal")]
-            row = {"rig": rig, "model": name, "raw_mpjpe_mm": round(float(np.linalg.norm(np.concatenate(poses) * 1000 - truth, axis=-1).mean()), 2)}
+            errors = {"raw_mpjpe_mm": np.linalg.norm(np.concatenate(poses) * 1000 - truth, axis=-1).mean(-1)}
             for threshold in THRESHOLDS_DEG:
                 sized = np.concatenate(floor_sized(poses, sequences, floors, threshold)) * 1000
-                row[f"floor_{threshold:g}deg_mm"] = round(float(np.linalg.norm(sized - truth, axis=-1).mean()), 2)
-            rows.append(row)
-            tqdm.write(str(row))
+                errors[f"floor_{threshold:g}deg_mm"] = np.linalg.norm(sized - truth, axis=-1).mean(-1)
+            for subject in ["all", *sorted(set(subjects))]:     # per subject: one may not stand on one floor
+                keep = np.ones(len(subjects), bool) if subject == "all" else subjects == subject
+                rows.append({"rig": rig, "model": name, "subject": subject, "frames": int(keep.sum()),
+                             **{column: round(float(e[keep].mean()), 2) for column, e in errors.items()}})
+                tqdm.write(str(rows[-1]))
     machine = f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}"
     stem = RESULTS / f"floor_sizing_{args.part}"
     stem.with_suffix(".json").write_text(json.dumps({"machine": machine, "level": args.level, "rows": rows}, indent=1))
@@ -58,9 +62,16 @@ def main() -> None:
     lines = ["| model | rig | lifter's size | " + " | ".join(f"floor, {t:g} deg" for t in THRESHOLDS_DEG) + " |",
              "|---" * (len(columns) + 2) + "|"]
     for name in models:
-        picked = [r for r in rows if r["model"] == name]
+        picked = [r for r in rows if r["model"] == name and r["subject"] == "all"]
         for r in picked + [{"rig": "mean", **{c: np.mean([r[c] for r in picked]) for c in columns}}]:
             lines.append(f"| {name} | {r['rig']} | " + " | ".join(f"{r[c]:.1f}" for c in columns) + " |")
+    lines += ["", "Per subject, mean over the six rigs:", "", "| model | subject (frames per rig) | lifter's size | "
+              + " | ".join(f"floor, {t:g} deg" for t in THRESHOLDS_DEG) + " |", "|---" * (len(columns) + 2) + "|"]
+    for name in models:
+        for subject in sorted({r["subject"] for r in rows} - {"all"}):
+            picked = [r for r in rows if r["model"] == name and r["subject"] == subject]
+            lines.append(f"| {name} | {subject} ({np.mean([r['frames'] for r in picked]):.0f}) | "
+                         + " | ".join(f"{np.mean([r[c] for r in picked]):.1f}" for c in columns) + " |")
     stem.with_suffix(".md").write_text(
         f"# Sizing from the floor, {args.part} subjects\n\nCommand: `.venv/bin/python benchmarks/floor_sizing.py --part {args.part} "
         f"--level {' '.join(args.level)}`. Machine: {machine}.\nMPJPE mm, root-relative, causal windows, H=1 + mirroring: the "
