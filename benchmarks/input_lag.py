@@ -1,0 +1,66 @@
+"""How late the published pose is: MPJPE against the truth d frames earlier, d = 0..3.
+
+    .venv/bin/python benchmarks/input_lag.py --part val \
+        --level causal-position=runs/level_causal_position/final.pt mlp-control-level=runs/level_mlp/best.pt
+
+Each model lifts the `part` subjects through the given rigs as the node does (causal windows, H=1 +
+mirroring, 2D through the node's One-Euro filter; level_camera.py). If a pose is closest to the truth
+of an earlier frame, the output lags: from the window, or, when a single-frame model lags as much,
+from the 2D filter in front of every model. Writes benchmarks/results/input_lag_<part>.{json,md}.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+
+import numpy as np
+import torch
+
+from adaptation import checkpoint
+from adaptation.clips import prepare
+from level_camera import RESULTS, REPO, RIGS, Renders, lift, rig_views
+
+DELAYS = (0, 1, 2, 3)
+
+
+def delayed_mpjpe_mm(poses: list[np.ndarray], truths: list[np.ndarray], delay: int) -> float:
+    """Mean joint error of each pose against the truth `delay` frames before it (the first max(DELAYS) frames skipped)."""
+    start = max(DELAYS)
+    errors = [np.linalg.norm(p[start:] - t[start - delay:len(t) - delay], axis=-1).mean(-1) for p, t in zip(poses, truths)]
+    return float(np.concatenate(errors).mean() * 1000)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--part", choices=("val", "test"), default="val")
+    parser.add_argument("--level", nargs="+", required=True, help="name=checkpoint trained on levelled views")
+    parser.add_argument("--rigs", nargs="*", choices=RIGS, default=list(RIGS))
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    rows = []
+    for rig in args.rigs:
+        data, mounts = rig_views(rig, args.part, Renders())
+        sequences = prepare(data)
+        for name, path in (s.split("=", 1) for s in args.level):
+            model = checkpoint.load(REPO / path)[0]
+            model.config.lifting_camera = "level"
+            poses = [p.pose for p in lift(model, sequences, mounts, window="causal")]
+            rows.append({"rig": rig, "model": name, **{f"delay_{d}_mm": round(delayed_mpjpe_mm(poses, [s.pose_3d for s in sequences], d), 2)
+                                                       for d in DELAYS}})
+            print(rows[-1], flush=True)
+    machine = f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}"
+    stem = RESULTS / f"input_lag_{args.part}"
+    stem.with_suffix(".json").write_text(json.dumps({"machine": machine, "level": args.level, "rows": rows}, indent=1))
+    lines = ["| model | rig | " + " | ".join(f"truth {d} frames earlier" for d in DELAYS) + " |", "|---" * (len(DELAYS) + 2) + "|"]
+    lines += [f"| {r['model']} | {r['rig']} | " + " | ".join(f"{r[f'delay_{d}_mm']:.1f}" for d in DELAYS) + " |" for r in rows]
+    stem.with_suffix(".md").write_text(
+        f"# How late the published pose is, {args.part} subjects\n\nCommand: `.venv/bin/python benchmarks/input_lag.py --part {args.part} "
+        f"--level {' '.join(args.level)}" + (f" --rigs {' '.join(args.rigs)}" if args.rigs != list(RIGS) else "")
+        + f"`. Machine: {machine}.\nMPJPE mm, root-relative, causal windows, H=1 + mirroring, 2D through the node's One-Euro "
+        "filter, against the truth of the same frame and of 1-3 frames before it (30 fps renders).\n\n" + "\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
