@@ -61,7 +61,7 @@ def reads_filtered_2d(meta: dict) -> bool:
     return bool(meta.get("train_config", {}).get("smooth_2d"))
 
 
-def smoothed_views(views: CameraViews) -> CameraViews:
-    """Every sequence's 2D through a fresh KeypointFilter at its own frame rate, as the node would see it."""
-    return CameraViews([dataclasses.replace(s, keypoints_2d=smooth_sequence(s.keypoints_2d, s.fps).astype(s.keypoints_2d.dtype))
+def smoothed_views(views: CameraViews, **settings: float) -> CameraViews:
+    """Every sequence's 2D through a fresh KeypointFilter(**settings) at its own frame rate, as the node would see it."""
+    return CameraViews([dataclasses.replace(s, keypoints_2d=smooth_sequence(s.keypoints_2d, s.fps, **settings).astype(s.keypoints_2d.dtype))
                         for s in views.sequences])

@@ -6,7 +6,9 @@
 Each model lifts the `part` subjects through the given rigs as the node does (causal windows, H=1 +
 mirroring, 2D through the node's One-Euro filter; level_camera.py). If a pose is closest to the truth
 of an earlier frame, the output lags: from the window, or, when a single-frame model lags as much,
-from the 2D filter in front of every model. Writes benchmarks/results/input_lag_<part>.{json,md}.
+from the 2D filter in front of every model. `--filter MIN_CUTOFF_HZ BETA` feeds the same models 2D
+through other One-Euro settings (the models unchanged: trained on the node's). Writes
+benchmarks/results/input_lag_<part>[_filter<c>_<b>].{json,md}.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import torch
 
 from adaptation import checkpoint
 from adaptation.clips import prepare
+from adaptation.keypoint_filter import KeypointFilter
 from level_camera import RESULTS, REPO, RIGS, Renders, lift, rig_views
 
 DELAYS = (0, 1, 2, 3)
@@ -36,12 +39,19 @@ def main() -> None:
     parser.add_argument("--part", choices=("val", "test"), default="val")
     parser.add_argument("--level", nargs="+", required=True, help="name=checkpoint trained on levelled views")
     parser.add_argument("--rigs", nargs="*", choices=RIGS, default=list(RIGS))
+    parser.add_argument("--filter", nargs=2, type=float, metavar=("MIN_CUTOFF_HZ", "BETA"),
+                        help="the 2D filter's settings at evaluation (default: the node's)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+    settings = dict(zip(("min_cutoff_hz", "beta"), args.filter)) if args.filter else {}
+    try:
+        KeypointFilter(**settings)
+    except ValueError as error:
+        parser.error(str(error))
     torch.set_num_threads(args.threads)
     rows = []
     for rig in args.rigs:
-        data, mounts = rig_views(rig, args.part, Renders())
+        data, mounts = rig_views(rig, args.part, Renders(), **settings)
         sequences = prepare(data)
         for name, path in (s.split("=", 1) for s in args.level):
             model = checkpoint.load(REPO / path)[0]
@@ -51,15 +61,16 @@ def main() -> None:
                                                        for d in DELAYS}})
             print(rows[-1], flush=True)
     machine = f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}"
-    stem = RESULTS / f"input_lag_{args.part}"
+    stem = RESULTS / (f"input_lag_{args.part}" + (f"_filter{args.filter[0]:g}_{args.filter[1]:g}" if args.filter else ""))
     stem.with_suffix(".json").write_text(json.dumps({"machine": machine, "level": args.level, "rows": rows}, indent=1))
     lines = ["| model | rig | " + " | ".join(f"truth {d} frames earlier" for d in DELAYS) + " |", "|---" * (len(DELAYS) + 2) + "|"]
     lines += [f"| {r['model']} | {r['rig']} | " + " | ".join(f"{r[f'delay_{d}_mm']:.1f}" for d in DELAYS) + " |" for r in rows]
     stem.with_suffix(".md").write_text(
         f"# How late the published pose is, {args.part} subjects\n\nCommand: `.venv/bin/python benchmarks/input_lag.py --part {args.part} "
         f"--level {' '.join(args.level)}" + (f" --rigs {' '.join(args.rigs)}" if args.rigs != list(RIGS) else "")
-        + f"`. Machine: {machine}.\nMPJPE mm, root-relative, causal windows, H=1 + mirroring, 2D through the node's One-Euro "
-        "filter, against the truth of the same frame and of 1-3 frames before it (30 fps renders).\n\n" + "\n".join(lines) + "\n")
+        + f"`. Machine: {machine}.\nMPJPE mm, root-relative, causal windows, H=1 + mirroring, 2D through the "
+        + (f"One-Euro filter at {args.filter[0]:g} Hz, beta {args.filter[1]:g}" if args.filter else "node's One-Euro filter")
+        + ", against the truth of the same frame and of 1-3 frames before it (30 fps renders).\n\n" + "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -129,10 +129,11 @@ def lift(model, sequences: list[SequenceArrays], mounts: list[CameraMount], samp
     return [Prediction(p.pose.astype(np.float64), p.spread) for p in predict_views(model, sequences, mount=mounts, flip=True, **kwargs)]
 
 
-def rig_views(rig: str, part: str, renders: Renders) -> tuple[CameraViews, list[CameraMount]]:
-    """A rig's views of the `part` subjects, 2D through the node's filter, with each view's true mount
-    (the randomised rig's from `prepare`; height 1 m: lifting needs only the up direction)."""
-    data = smoothed_views(renders.views(f"{rig}_{part}"))
+def rig_views(rig: str, part: str, renders: Renders, **filter_settings: float) -> tuple[CameraViews, list[CameraMount]]:
+    """A rig's views of the `part` subjects, 2D through the node's filter (other KeypointFilter settings:
+    `filter_settings`), with each view's true mount (the randomised rig's from `prepare`; height 1 m:
+    lifting needs only the up direction)."""
+    data = smoothed_views(renders.views(f"{rig}_{part}"), **filter_settings)
     if rig == "randomized":
         return data, [CameraMount.from_up(up, 1.0, "rig") for up in np.load(renders.level_data / f"randomized_{part}_ups.npy")]
     spec = Rig.load(rig)
