@@ -61,11 +61,11 @@ def main() -> None:
                                                        for d in DELAYS}})
             print(rows[-1], flush=True)
     machine = f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}"
-    stem = RESULTS / (f"input_lag_{args.part}" + (f"_filter{args.filter[0]:g}_{args.filter[1]:g}" if args.filter else ""))
-    stem.with_suffix(".json").write_text(json.dumps({"machine": machine, "level": args.level, "rows": rows}, indent=1))
+    stem = f"input_lag_{args.part}" + (f"_filter{args.filter[0]:g}_{args.filter[1]:g}" if args.filter else "")
+    (RESULTS / f"{stem}.json").write_text(json.dumps({"machine": machine, "level": args.level, "rows": rows}, indent=1))
     lines = ["| model | rig | " + " | ".join(f"truth {d} frames earlier" for d in DELAYS) + " |", "|---" * (len(DELAYS) + 2) + "|"]
     lines += [f"| {r['model']} | {r['rig']} | " + " | ".join(f"{r[f'delay_{d}_mm']:.1f}" for d in DELAYS) + " |" for r in rows]
-    stem.with_suffix(".md").write_text(
+    (RESULTS / f"{stem}.md").write_text(
         f"# How late the published pose is, {args.part} subjects\n\nCommand: `.venv/bin/python benchmarks/input_lag.py --part {args.part} "
         f"--level {' '.join(args.level)}" + (f" --rigs {' '.join(args.rigs)}" if args.rigs != list(RIGS) else "")
         + f"`. Machine: {machine}.\nMPJPE mm, root-relative, causal windows, H=1 + mirroring, 2D through the "
