@@ -62,13 +62,13 @@ def main() -> None:
             print(rows[-1], flush=True)
     machine = f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}"
     stem = f"input_lag_{args.part}" + (f"_filter{args.filter[0]:g}_{args.filter[1]:g}" if args.filter else "")
-    (RESULTS / f"{stem}.json").write_text(json.dumps({"machine": machine, "level": args.level, "rows": rows}, indent=1))
+    (RESULTS / f"{stem}.json").write_text(json.dumps({"machine": machine, "level": args.level, "filter": settings, "rows": rows}, indent=1))
     lines = ["| model | rig | " + " | ".join(f"truth {d} frames earlier" for d in DELAYS) + " |", "|---" * (len(DELAYS) + 2) + "|"]
     lines += [f"| {r['model']} | {r['rig']} | " + " | ".join(f"{r[f'delay_{d}_mm']:.1f}" for d in DELAYS) + " |" for r in rows]
     (RESULTS / f"{stem}.md").write_text(
         f"# How late the published pose is, {args.part} subjects\n\nCommand: `.venv/bin/python benchmarks/input_lag.py --part {args.part} "
         f"--level {' '.join(args.level)}" + (f" --rigs {' '.join(args.rigs)}" if args.rigs != list(RIGS) else "")
-        + f"`. Machine: {machine}.\nMPJPE mm, root-relative, causal windows, H=1 + mirroring, 2D through the "
+        + (f" --filter {args.filter[0]:g} {args.filter[1]:g}" if args.filter else "") + f"`. Machine: {machine}.\nMPJPE mm, root-relative, causal windows, H=1 + mirroring, 2D through the "
         + (f"One-Euro filter at {args.filter[0]:g} Hz, beta {args.filter[1]:g}" if args.filter else "node's One-Euro filter")
         + ", against the truth of the same frame and of 1-3 frames before it (30 fps renders).\n\n" + "\n".join(lines) + "\n")
 
