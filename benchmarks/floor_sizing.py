@@ -13,15 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from adaptation import checkpoint
 from adaptation.clips import prepare
-from level_camera import RESULTS, RIGS, REPO, Renders, floor_sized, lift, rig_views, with_floor
+from level_camera import RESULTS, RIGS, Renders, floor_sized, lift, load_level_models, rig_views, with_floor
 
 THRESHOLDS_DEG = (0.0, 3.0, 5.0, 8.0, 12.0)
 
@@ -33,10 +31,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    models = {}
-    for name, path in (s.split("=", 1) for s in args.level):
-        models[name] = checkpoint.load(REPO / path)[0]
-        models[name].config.lifting_camera = "level"
+    models = load_level_models(args.level)
     rows = []
     for rig in tqdm(RIGS, desc="rigs"):
         data, mounts = rig_views(rig, args.part, Renders())

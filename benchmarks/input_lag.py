@@ -19,10 +19,9 @@ import platform
 import numpy as np
 import torch
 
-from adaptation import checkpoint
 from adaptation.clips import prepare
 from adaptation.keypoint_filter import KeypointFilter
-from level_camera import RESULTS, REPO, RIGS, Renders, lift, rig_views
+from level_camera import RESULTS, RIGS, Renders, lift, load_level_models, rig_views
 
 DELAYS = (0, 1, 2, 3)
 
@@ -49,13 +48,12 @@ def main() -> None:
     except ValueError as error:
         parser.error(str(error))
     torch.set_num_threads(args.threads)
+    models = load_level_models(args.level)
     rows = []
     for rig in args.rigs:
         data, mounts = rig_views(rig, args.part, Renders(), **settings)
         sequences = prepare(data)
-        for name, path in (s.split("=", 1) for s in args.level):
-            model = checkpoint.load(REPO / path)[0]
-            model.config.lifting_camera = "level"
+        for name, model in models.items():
             poses = [p.pose for p in lift(model, sequences, mounts, window="causal")]
             rows.append({"rig": rig, "model": name, **{f"delay_{d}_mm": round(delayed_mpjpe_mm(poses, [s.pose_3d for s in sequences], d), 2)
                                                        for d in DELAYS}})

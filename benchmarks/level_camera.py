@@ -140,6 +140,16 @@ def rig_views(rig: str, part: str, renders: Renders, **filter_settings: float) -
     return data, [CameraMount(1.0, spec.pitch_deg, spec.roll_deg, "rig")] * len(data.sequences)
 
 
+def load_level_models(specs: list[str]) -> dict:
+    """name=checkpoint pairs -> lifters that read the level camera (checkpoints from before
+    LifterConfig.lifting_camera existed are marked level here)."""
+    models = {}
+    for name, path in (spec.split("=", 1) for spec in specs):
+        models[name] = checkpoint.load(REPO / path)[0]
+        models[name].config.lifting_camera = "level"
+    return models
+
+
 def floor_sized(poses: list[np.ndarray], sequences: list[SequenceArrays], mounts: list[CameraMount],
                 min_ankle_ray_deg: float = MIN_ANKLE_RAY_DEG) -> list[np.ndarray]:
     """Root-relative poses (metres, camera frame) as the node publishes them with a camera mount: the root
