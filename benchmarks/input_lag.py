@@ -21,6 +21,7 @@ import torch
 
 from adaptation.clips import prepare
 from adaptation.keypoint_filter import KeypointFilter
+from adaptation.metrics import sequences_acceleration_error
 from level_camera import RESULTS, RIGS, Renders, lift, load_level_models, rig_views
 
 DELAYS = (0, 1, 2, 3)
@@ -55,20 +56,23 @@ def main() -> None:
         sequences = prepare(data)
         for name, model in models.items():
             poses = [p.pose for p in lift(model, sequences, mounts, window="causal")]
-            rows.append({"rig": rig, "model": name, **{f"delay_{d}_mm": round(delayed_mpjpe_mm(poses, [s.pose_3d for s in sequences], d), 2)
-                                                       for d in DELAYS}})
+            truths = [s.pose_3d for s in sequences]
+            rows.append({"rig": rig, "model": name, **{f"delay_{d}_mm": round(delayed_mpjpe_mm(poses, truths, d), 2) for d in DELAYS},
+                         "accel_error_mm": round(sequences_acceleration_error([p * 1000 for p in poses], [t * 1000 for t in truths]), 2)})
             print(rows[-1], flush=True)
     machine = f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}"
     stem = f"input_lag_{args.part}" + (f"_filter{args.filter[0]:g}_{args.filter[1]:g}" if args.filter else "")
     (RESULTS / f"{stem}.json").write_text(json.dumps({"machine": machine, "level": args.level, "filter": settings, "rows": rows}, indent=1))
-    lines = ["| model | rig | " + " | ".join(f"truth {d} frames earlier" for d in DELAYS) + " |", "|---" * (len(DELAYS) + 2) + "|"]
-    lines += [f"| {r['model']} | {r['rig']} | " + " | ".join(f"{r[f'delay_{d}_mm']:.1f}" for d in DELAYS) + " |" for r in rows]
+    lines = ["| model | rig | " + " | ".join(f"truth {d} frames earlier" for d in DELAYS) + " | accel |", "|---" * (len(DELAYS) + 3) + "|"]
+    lines += [f"| {r['model']} | {r['rig']} | " + " | ".join(f"{r[f'delay_{d}_mm']:.1f}" for d in DELAYS) + f" | {r['accel_error_mm']:.1f} |"
+              for r in rows]
     (RESULTS / f"{stem}.md").write_text(
         f"# How late the published pose is, {args.part} subjects\n\nCommand: `.venv/bin/python benchmarks/input_lag.py --part {args.part} "
         f"--level {' '.join(args.level)}" + (f" --rigs {' '.join(args.rigs)}" if args.rigs != list(RIGS) else "")
         + (f" --filter {args.filter[0]:g} {args.filter[1]:g}" if args.filter else "") + f"`. Machine: {machine}.\nMPJPE mm, root-relative, causal windows, H=1 + mirroring, 2D through the "
         + (f"One-Euro filter at {args.filter[0]:g} Hz, beta {args.filter[1]:g}" if args.filter else "node's One-Euro filter")
-        + ", against the truth of the same frame and of 1-3 frames before it (30 fps renders).\n\n" + "\n".join(lines) + "\n")
+        + ", against the truth of the same frame and of 1-3 frames before it (30 fps renders); accel: acceleration "
+        "error mm/frame² (level_camera.py's).\n\n" + "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
