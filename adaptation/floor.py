@@ -43,7 +43,10 @@ def floor_scale(pose_relative: np.ndarray, root: np.ndarray, mount: CameraMount)
     """(..., J, 3) root-relative poses and (..., 3) roots in the camera frame (metres) -> (...,) the
     factor s that puts the lower ankle of s * (pose + root) ANKLES_ABOVE_FLOOR_M above the floor;
     nan where no ankle is below the camera."""
-    below_camera, _ = lower_ankle(pose_relative, root, mount)
+    return _scale_from_lower_ankle(lower_ankle(pose_relative, root, mount)[0], mount)
+
+
+def _scale_from_lower_ankle(below_camera: np.ndarray, mount: CameraMount) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(below_camera < 0, (ANKLES_ABOVE_FLOOR_M - mount.height_m) / below_camera, np.nan)
 
@@ -59,9 +62,14 @@ class PersonScale:
 
     def update(self, pose_relative: np.ndarray, root: np.ndarray, confidence: np.ndarray) -> float:
         """Take one frame ((J, 3) pose, (3,) root, (J,) confidence); the track's scale now."""
-        factor = float(floor_scale(pose_relative, root, self.mount))
+        below_camera, ray_deg = lower_ankle(pose_relative, root, self.mount)
+        factor = float(_scale_from_lower_ankle(below_camera, self.mount))
         seen = float(np.min(np.asarray(confidence)[list(ANKLES)])) >= MIN_ANKLE_CONFIDENCE
-        steep = float(lower_ankle(pose_relative, root, self.mount)[1]) >= self.min_ankle_ray_deg
-        if seen and steep and PLAUSIBLE_SCALE[0] < factor < PLAUSIBLE_SCALE[1]:
+        if seen and ray_deg >= self.min_ankle_ray_deg and PLAUSIBLE_SCALE[0] < factor < PLAUSIBLE_SCALE[1]:
             self.factors.append(factor)
         return float(np.median(self.factors)) if self.factors else 1.0
+
+    def along(self, poses: np.ndarray, roots: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+        """A whole track ((T, J, 3), (T, 3), (T, J)) frame by frame, as the node sees it: (T,) the scale
+        applied at each frame."""
+        return np.array([self.update(p, r, c) for p, r, c in zip(poses, roots, confidence)])

@@ -158,8 +158,7 @@ def floor_sized(poses: list[np.ndarray], sequences: list[SequenceArrays], mounts
     for pose, s, mount in zip(poses, sequences, mounts):
         root = solve_root(pose, s.keypoints_2d.astype(np.float64), s.camera[None, :2], s.camera[None, 2:],
                           np.clip(s.confidence, 1e-3, 1.0))
-        person = PersonScale(mount, min_ankle_ray_deg=min_ankle_ray_deg)
-        size = np.array([person.update(p, r, c) for p, r, c in zip(pose, root, s.confidence)])
+        size = PersonScale(mount, min_ankle_ray_deg=min_ankle_ray_deg).along(pose, root, s.confidence)
         sized.append(pose * size[:, None, None])
     return sized
 
@@ -183,13 +182,14 @@ def synthetic_rows(part: str, models: dict, renders: Renders, samplings: dict, r
         sequences = prepare(data)
         truth = np.concatenate([s.pose_3d for s in sequences]) * 1000.0
         bent = np.concatenate([trunk_inclination_deg(s.pose_3d, m.up_in_camera()) for s, m in zip(sequences, mounts)]) > real_video.BENT_OVER_DEG
+        floors = [with_floor(m, s) for m, s in zip(mounts, sequences)]
         for name, model in models.items():
             predictions = lift(model, sequences, mounts, samplings.get(name), window=window)
             poses = np.concatenate([p.pose for p in predictions]) * 1000
             joint_errors = np.linalg.norm(poses - truth, axis=-1)
             errors = joint_errors.mean(-1)
             spread = np.concatenate([p.spread for p in predictions])
-            floored = floor_sized([p.pose for p in predictions], sequences, [with_floor(m, s) for m, s in zip(mounts, sequences)])
+            floored = floor_sized([p.pose for p in predictions], sequences, floors)
             floor_errors = np.linalg.norm(np.concatenate(floored) * 1000 - truth, axis=-1)
             rows.append({"part": part, "rig": rig, "model": name, "frame": model.config.lifting_camera,
                          "mpjpe_mm": round(float(errors.mean()), 2), "p_mpjpe_mm": round(p_mpjpe(poses, truth), 2),

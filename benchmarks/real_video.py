@@ -433,8 +433,7 @@ def main() -> None:
             for i in range(len(sequences)):
                 pose, root, uncertainty = (mounted if floor else lifted)[i]
                 if floor:
-                    person = PersonScale(mounts[meta[i]["view"]])
-                    size = np.array([person.update(p, r, c) for p, r, c in zip(pose, root, sequences[i].confidence)])
+                    size = PersonScale(mounts[meta[i]["view"]]).along(pose, root, sequences[i].confidence)
                     pose, root = pose * size[:, None, None], root * size[:, None]
                     uncertainty = None if uncertainty is None else uncertainty * size[:, None]
                 truth = sequences[i].keypoints_3d[:, ROOT, 2]

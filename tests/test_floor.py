@@ -27,7 +27,7 @@ def test_a_known_mount_recovers_the_size_and_depth_of_people():
         root = solve_root(pose, keypoints, np.ones((1, 2)), np.zeros((1, 2)))
         assert np.median(root[:, 2] / sequence.keypoints_3d[:, ROOT, 2]) == pytest.approx(WRONG_SIZE, abs=0.01)
         person = PersonScale(mount)
-        size = [person.update(p, r, c) for p, r, c in zip(pose, root, sequence.confidence)][-1]
+        size = person.along(pose, root, sequence.confidence)[-1]
         assert size * WRONG_SIZE == pytest.approx(1.0, abs=0.04), sequence.name
         depth = size * root[:, 2] / sequence.keypoints_3d[:, ROOT, 2]
         assert np.abs(depth - 1).mean() < 0.04, sequence.name
