@@ -13,17 +13,24 @@ import numpy as np
 from adaptation.dataset import CameraViews
 
 
+NODE_MIN_CUTOFF_HZ = 1.5    # the node's One-Euro settings for a lifter whose card names none (every model before
+NODE_BETA = 0.5             # session 19); a model trained behind other settings carries its own (filter_settings)
+
+
 class KeypointFilter:
     """One-Euro filter on one track's (J, D) keypoints (2D, or root-relative 3D): a low-pass whose
     cutoff rises with speed, so a still person stops jittering while a fast limb does not lag. Speed
     is measured in person sizes per second (RMS distance of the joints from the pelvis, joint 0), so
     the same settings fit near and far people and any image size."""
 
-    def __init__(self, min_cutoff_hz: float = 1.5, beta: float = 0.5, derivative_cutoff_hz: float = 1.0):
+    def __init__(self, min_cutoff_hz: float = NODE_MIN_CUTOFF_HZ, beta: float = NODE_BETA, derivative_cutoff_hz: float = 1.0):
         if min_cutoff_hz <= 0 or beta < 0 or derivative_cutoff_hz <= 0:
             raise ValueError(f"One-Euro settings must be positive: {min_cutoff_hz}, {beta}, {derivative_cutoff_hz}")
         self.min_cutoff, self.beta, self.derivative_cutoff = min_cutoff_hz, beta, derivative_cutoff_hz
         self.reset()
+
+    def describe(self) -> str:
+        return f"{self.min_cutoff:g} Hz minimum cutoff, beta {self.beta:g}"
 
     def reset(self) -> None:
         self.value: np.ndarray | None = None
@@ -55,10 +62,29 @@ def smooth_sequence(keypoints: np.ndarray, fps: float, **settings: float) -> np.
     return np.stack([keypoint_filter(k, t / fps) for t, k in enumerate(keypoints)])
 
 
-def reads_filtered_2d(meta: dict) -> bool:
-    """Whether a lifter - its checkpoint metadata or model card - was trained on 2D through this
-    filter (`train --smooth_2d`), so is to be fed, adapted and scored on filtered 2D."""
-    return bool(meta.get("train_config", {}).get("smooth_2d"))
+def filter_settings(meta: dict) -> dict[str, float] | None:
+    """The KeypointFilter settings a lifter - its checkpoint metadata or model card - was trained behind
+    (`train --smooth_2d`, `--filter_min_cutoff_hz`, `--filter_beta`; an adapted model's card names its
+    base model's as `keypoint_filter`), so is to be fed, adapted and scored through; None for raw 2D."""
+    if "keypoint_filter" in meta:
+        return meta["keypoint_filter"]
+    config = meta.get("train_config", {})
+    if not config.get("smooth_2d"):
+        return None
+    return {"min_cutoff_hz": float(config.get("filter_min_cutoff_hz", NODE_MIN_CUTOFF_HZ)),
+            "beta": float(config.get("filter_beta", NODE_BETA))}
+
+
+def node_filter_settings(meta: dict) -> dict[str, float]:
+    """What the node runs in front of a lifter: the filter it was trained behind, else the node's defaults
+    (the node smooths every track's 2D, whatever the model)."""
+    return filter_settings(meta) or {}
+
+
+def as_fed(views: CameraViews, meta: dict) -> CameraViews:
+    """Views as a lifter with this metadata or card was trained on them: through its filter, or raw."""
+    settings = filter_settings(meta)
+    return smoothed_views(views, **settings) if settings is not None else views
 
 
 def smoothed_views(views: CameraViews, **settings: float) -> CameraViews:

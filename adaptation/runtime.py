@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from adaptation.camera import LIFTING_CAMERAS
+from adaptation.keypoint_filter import KeypointFilter, node_filter_settings
 from adaptation.mount import CameraMount
 from adaptation.skeleton import LAYOUT, NUM_JOINTS
 from adaptation.uncertainty import UncertaintyCalibration, calibrations_from_card
@@ -60,6 +61,7 @@ class Backend:
         self.uncertainty: list[UncertaintyCalibration] = []      # from model.json (one per H), set by open_backend
         self.camera_mount: CameraMount | None = None             # the mount a model was adapted for (model.json)
         self.lifting_camera = "upright"                           # the camera the model reads (model.json config)
+        self.keypoint_filter: dict[str, float] = {}              # the 2D filter in front of it (model.json; {}: the node's)
 
     def lift(self, keypoints_2d: np.ndarray, noise: np.ndarray | None = None) -> np.ndarray:
         """(N, F, J, 2) normalised 2D windows and their starting noise (fresh when None) -> (N, F, J, 3)."""
@@ -213,6 +215,11 @@ def open_backend(model_dir: str | Path | None = None, preference: str = "auto", 
     lifting_camera = card["config"].get("lifting_camera", "upright")     # models exported before it existed: upright
     if lifting_camera not in LIFTING_CAMERAS:
         raise ModelError(f"{model_dir / 'model.json'}: lifting_camera must be one of {LIFTING_CAMERAS}, got {lifting_camera!r}")
+    keypoint_filter = node_filter_settings(card)
+    try:
+        KeypointFilter(**keypoint_filter)
+    except (TypeError, ValueError) as error:
+        raise ModelError(f"{model_dir / 'model.json'}: bad 2D filter settings in train_config ({error})") from error
     candidates = PREFERENCE if preference == "auto" else (preference,)
     failures = []
     for name in candidates:
@@ -226,6 +233,7 @@ def open_backend(model_dir: str | Path | None = None, preference: str = "auto", 
             else:
                 backend = TorchBackend(pt_path, k, model_id, flip=bool(card.get("flip", False)))
             backend.uncertainty, backend.camera_mount, backend.lifting_camera = uncertainty, mount, lifting_camera
+            backend.keypoint_filter = keypoint_filter
             return backend
         except ModelError:
             raise

@@ -32,7 +32,7 @@ from tqdm import tqdm
 from adaptation import augment, checkpoint, diffusion
 from adaptation.clips import ClipSampler, covering_windows, prepare
 from adaptation.dataset import CameraViews
-from adaptation.keypoint_filter import smoothed_views
+from adaptation.keypoint_filter import NODE_BETA, NODE_MIN_CUTOFF_HZ, as_fed
 from adaptation.metrics import acceleration, joint_errors, mpjpe
 from adaptation.model import LifterConfig, build_model
 from adaptation.plots import plot_curves
@@ -53,6 +53,8 @@ class TrainConfig:
     bone_jitter: float = 0.0              # each window's bone lengths x U(1 -+ this), 2D re-projected (augment.vary_proportions)
     keypoint_shift_m: float = 0.0         # each window's 2D from joints moved by N(0, this) m (augment.shift_keypoints)
     smooth_2d: bool = False               # train and validate on 2D through the node's One-Euro filter (adaptation.keypoint_filter)
+    filter_min_cutoff_hz: float = NODE_MIN_CUTOFF_HZ   # that filter's settings (the model card carries them to the node)
+    filter_beta: float = NODE_BETA
     deployed_fraction: float = 0.9        # share of each batch trained through the deployed sampler (chosen on validation)
     squared_denoising: bool = False       # the denoising part's loss squared (score matching: its optimum is the posterior mean)
     ema_decay: float = 0.0                # > 0: validate and save an exponential moving average of the weights
@@ -157,12 +159,12 @@ def train(config: TrainConfig, command: str = "") -> Path:
     torch.manual_seed(config.seed)
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    as_fed = smoothed_views if config.smooth_2d else (lambda views: views)
+    meta = {"train_config": dataclasses.asdict(config), "command": command}
     window = config.model.frames + (2 if config.causal_weight > 0 else 0)   # causal_loss needs two frames more
-    train_set = ClipSampler(prepare(as_fed(load_views(config.train_views))), window, config.seed)
+    train_set = ClipSampler(prepare(as_fed(load_views(config.train_views), meta)), window, config.seed)
     val_batch = None
     if config.val_views:
-        val_views = prepare(as_fed(load_views(config.val_views)))
+        val_views = prepare(as_fed(load_views(config.val_views), meta))
         val_batch = {k: v.to(device) for k, v in covering_windows(val_views, config.model.frames).items()}
 
     model = build_model(config.model).to(device)
@@ -178,7 +180,6 @@ def train(config: TrainConfig, command: str = "") -> Path:
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
     history: dict[str, list] = {"step": [], "loss_mm": [], "val_step": [], "val_mpjpe_mm": [], "val_seconds": []}
-    meta = {"train_config": dataclasses.asdict(config), "command": command}
     start = 0
     last = out / "last.pt"
     if config.resume and last.is_file():

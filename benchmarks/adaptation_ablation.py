@@ -42,7 +42,7 @@ from adaptation import checkpoint
 from adaptation.adapt import AdaptConfig, adapt
 from adaptation.clips import covering_windows, prepare
 from adaptation.evaluate import evaluate
-from adaptation.keypoint_filter import reads_filtered_2d, smoothed_views
+from adaptation.keypoint_filter import as_fed
 from adaptation.metrics import rank_correlation
 from adaptation.mount import CameraMount, estimate
 from adaptation.plots import plt
@@ -93,8 +93,7 @@ def run(rig: str, row: str, seed: int, part: str, config: dict, out_dir: Path) -
         print(f"{rig} {row}: skipped, {base_model(row, rig)} is not trained (benchmarks/train_source_models.sh)")
         return None
     model, meta = checkpoint.load(base_model(row, rig))
-    as_fed = smoothed_views if reads_filtered_2d(meta) else (lambda v: v)
-    adapt_views, score_views = map(as_fed, target_split(rig, part))
+    adapt_views, score_views = (as_fed(v, meta) for v in target_split(rig, part))
     record = {"rig": rig, "row": row, "seed": seed, "base": str(base_model(row, rig).relative_to(TRAINED.parent))}
     started = time.time()
     mount = None                    # with one, the adapted model is lifted in its upright camera, as the node does

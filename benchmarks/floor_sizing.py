@@ -18,8 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from adaptation.clips import prepare
-from level_camera import RESULTS, RIGS, Renders, floor_sized, lift, load_level_models, rig_views, with_floor
+from level_camera import RESULTS, RIGS, Renders, fed_rig, floor_sized, lift, load_models, with_floor
 
 THRESHOLDS_DEG = (0.0, 3.0, 5.0, 8.0, 12.0)
 
@@ -31,15 +30,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    models = load_level_models(args.level)
+    models, filters = load_models(args.level)
     rows = []
     for rig in tqdm(RIGS, desc="rigs"):
-        data, mounts = rig_views(rig, args.part, Renders())
-        sequences = prepare(data)
+        fed, mounts = fed_rig(rig, args.part, Renders(), filters)
+        sequences = next(iter(fed.values()))        # the truth, whatever the 2D filter
         floors = [with_floor(m, s) for m, s in zip(mounts, sequences)]
         truth = np.concatenate([s.pose_3d for s in sequences]) * 1000
-        subjects = np.concatenate([[s.name.split("/")[0]] * len(s.keypoints_2d) for s in data.sequences])
+        subjects = np.concatenate([[s.name.split("/")[0]] * len(s.keypoints_2d) for s in Renders().views(f"{rig}_{args.part}").sequences])
         for name, model in models.items():
+            sequences = fed[name]
             poses = [p.pose for p in lift(model, sequences, mounts, window="causal")]
             errors = {"raw_mpjpe_mm": np.linalg.norm(np.concatenate(poses) * 1000 - truth, axis=-1).mean(-1)}
             for threshold in THRESHOLDS_DEG:

@@ -19,10 +19,9 @@ import platform
 import numpy as np
 import torch
 
-from adaptation.clips import prepare
 from adaptation.keypoint_filter import KeypointFilter
 from adaptation.metrics import sequences_acceleration_error
-from level_camera import RESULTS, RIGS, Renders, lift, load_level_models, rig_views
+from level_camera import RESULTS, RIGS, Renders, fed_rig, lift, load_models
 
 DELAYS = (0, 1, 2, 3)
 
@@ -40,7 +39,7 @@ def main() -> None:
     parser.add_argument("--level", nargs="+", required=True, help="name=checkpoint trained on levelled views")
     parser.add_argument("--rigs", nargs="*", choices=RIGS, default=list(RIGS))
     parser.add_argument("--filter", nargs=2, type=float, metavar=("MIN_CUTOFF_HZ", "BETA"),
-                        help="the 2D filter's settings at evaluation (default: the node's)")
+                        help="the 2D filter's settings at evaluation for every model (default: each model's own, as the node runs it)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     settings = dict(zip(("min_cutoff_hz", "beta"), args.filter)) if args.filter else {}
@@ -49,14 +48,15 @@ def main() -> None:
     except ValueError as error:
         parser.error(str(error))
     torch.set_num_threads(args.threads)
-    models = load_level_models(args.level)
+    models, filters = load_models(args.level)
+    if args.filter:
+        filters = {name: settings for name in models}
     rows = []
     for rig in args.rigs:
-        data, mounts = rig_views(rig, args.part, Renders(), **settings)
-        sequences = prepare(data)
+        fed, mounts = fed_rig(rig, args.part, Renders(), filters)
         for name, model in models.items():
-            poses = [p.pose for p in lift(model, sequences, mounts, window="causal")]
-            truths = [s.pose_3d for s in sequences]
+            poses = [p.pose for p in lift(model, fed[name], mounts, window="causal")]
+            truths = [s.pose_3d for s in fed[name]]
             rows.append({"rig": rig, "model": name, **{f"delay_{d}_mm": round(delayed_mpjpe_mm(poses, truths, d), 2) for d in DELAYS},
                          "accel_error_mm": round(sequences_acceleration_error([p * 1000 for p in poses], [t * 1000 for t in truths]), 2)})
             print(rows[-1], flush=True)

@@ -26,7 +26,7 @@ from adaptation import checkpoint
 from adaptation.augment import shift_keypoints
 from adaptation.clips import prepare
 from adaptation.evaluate import predict_views
-from adaptation.keypoint_filter import reads_filtered_2d, smooth_sequence
+from adaptation.keypoint_filter import filter_settings, smooth_sequence
 from splits import views
 
 RESULTS = Path(__file__).with_name("results")
@@ -62,10 +62,9 @@ def main() -> None:
         moved = shift_keypoints(sequence, args.sigma_m)["keypoints_2d"][0].numpy()
         shifted.append(dataclasses.replace(s, keypoints_2d=moved.astype(np.float32)))
 
-    def through_filter(sequences: list) -> list:       # what the node feeds a lifter trained on filtered 2D
-        return [dataclasses.replace(s, keypoints_2d=smooth_sequence(s.keypoints_2d, v.fps).astype(np.float32))
+    def through_filter(sequences: list, settings: dict) -> list:       # what the node feeds a lifter trained on filtered 2D
+        return [dataclasses.replace(s, keypoints_2d=smooth_sequence(s.keypoints_2d, v.fps, **settings).astype(np.float32))
                 for s, v in zip(sequences, validation.sequences)]
-    filtered_inputs = [through_filter(clean), through_filter(shifted)]
     rows = []
     for run, label in MODELS.items():
         path = RUNS / run / "best.pt"
@@ -73,8 +72,9 @@ def main() -> None:
             print(f"skipping {path}: not trained (benchmarks/train_source_models.sh)")
             continue
         model, meta = checkpoint.load(path)
-        filtered = reads_filtered_2d(meta)
-        fed = filtered_inputs if filtered else [clean, shifted]
+        settings = filter_settings(meta)
+        filtered = settings is not None
+        fed = [through_filter(clean, settings), through_filter(shifted, settings)] if filtered else [clean, shifted]
         row = {"run": run, "model": label, "filtered_2d": filtered,
                "clean_mm": mpjpe_mm(model, fed[0]), "shifted_mm": mpjpe_mm(model, fed[1])}
         rows.append(row)

@@ -38,7 +38,7 @@ from adaptation.clips import WINDOWS, SequenceArrays, prepare
 from adaptation.dataset import CameraViews, Sequence
 from adaptation.evaluate import Prediction, evaluate, predict_views
 from adaptation.floor import MIN_ANKLE_RAY_DEG, PersonScale
-from adaptation.keypoint_filter import smoothed_views
+from adaptation.keypoint_filter import node_filter_settings, smoothed_views
 from adaptation.metrics import p_mpjpe, sequences_acceleration_error
 from adaptation.mount import ANKLES, ANKLES_ABOVE_FLOOR_M, CameraMount
 from adaptation.skeleton import bone_lengths, trunk_inclination_deg
@@ -140,14 +140,27 @@ def rig_views(rig: str, part: str, renders: Renders, **filter_settings: float) -
     return data, [CameraMount(1.0, spec.pitch_deg, spec.roll_deg, "rig")] * len(data.sequences)
 
 
-def load_level_models(specs: list[str]) -> dict:
-    """name=checkpoint pairs -> lifters that read the level camera (checkpoints from before
-    LifterConfig.lifting_camera existed are marked level here)."""
-    models = {}
+def load_models(specs: list[str], lifting_camera: str = "level") -> tuple[dict, dict]:
+    """name=checkpoint pairs -> (lifters marked as reading `lifting_camera` - checkpoints from before
+    LifterConfig.lifting_camera existed carry none -, the 2D filter settings the node runs in front of each)."""
+    models, filters = {}, {}
     for name, path in (spec.split("=", 1) for spec in specs):
-        models[name] = checkpoint.load(REPO / path)[0]
-        models[name].config.lifting_camera = "level"
-    return models
+        models[name], meta = checkpoint.load(REPO / path)
+        models[name].config.lifting_camera = lifting_camera
+        filters[name] = node_filter_settings(meta)
+    return models, filters
+
+
+def fed_rig(rig: str, part: str, renders: Renders, filters: dict[str, dict]) -> tuple[dict[str, list[SequenceArrays]], list[CameraMount]]:
+    """A rig's views prepared for each model, through the 2D filter the node runs in front of it (each
+    setting filtered once), and each view's true mount."""
+    prepared = {}
+    for settings in filters.values():
+        key = tuple(sorted(settings.items()))
+        if key not in prepared:
+            data, mounts = rig_views(rig, part, renders, **settings)
+            prepared[key] = prepare(data)
+    return {name: prepared[tuple(sorted(settings.items()))] for name, settings in filters.items()}, mounts
 
 
 def floor_sized(poses: list[np.ndarray], sequences: list[SequenceArrays], mounts: list[CameraMount],
@@ -170,26 +183,26 @@ def with_floor(mount: CameraMount, sequence: SequenceArrays) -> CameraMount:
     return replace(mount, height_m=ANKLES_ABOVE_FLOOR_M - float((ankles @ mount.up_in_camera()).min()))
 
 
-def synthetic_rows(part: str, models: dict, renders: Renders, samplings: dict, rigs: list[str] | tuple[str, ...] = RIGS,
-                   window: str = "stitched") -> list[dict]:
+def synthetic_rows(part: str, models: dict, filters: dict, renders: Renders, samplings: dict,
+                   rigs: list[str] | tuple[str, ...] = RIGS, window: str = "stitched") -> list[dict]:
     """MPJPE / P-MPJPE and acceleration error per rig and model, with the given windows
     (adaptation.clips: covering windows stitched, or one per frame as the node runs); also MPJPE on the bent-over frames (trunk more than
     real_video.BENT_OVER_DEG from vertical), the poses where the real-video gap between models is,
     and how far the hypotheses spread (RMS distance from their mean) against the error."""
     rows = []
     for rig in rigs:
-        data, mounts = rig_views(rig, part, renders)
-        sequences = prepare(data)
+        fed, mounts = fed_rig(rig, part, renders, filters)
+        sequences = next(iter(fed.values()))        # the truth, whatever the 2D filter
         truth = np.concatenate([s.pose_3d for s in sequences]) * 1000.0
         bent = np.concatenate([trunk_inclination_deg(s.pose_3d, m.up_in_camera()) for s, m in zip(sequences, mounts)]) > real_video.BENT_OVER_DEG
         floors = [with_floor(m, s) for m, s in zip(mounts, sequences)]
         for name, model in models.items():
-            predictions = lift(model, sequences, mounts, samplings.get(name), window=window)
+            predictions = lift(model, fed[name], mounts, samplings.get(name), window=window)
             poses = np.concatenate([p.pose for p in predictions]) * 1000
             joint_errors = np.linalg.norm(poses - truth, axis=-1)
             errors = joint_errors.mean(-1)
             spread = np.concatenate([p.spread for p in predictions])
-            floored = floor_sized([p.pose for p in predictions], sequences, floors)
+            floored = floor_sized([p.pose for p in predictions], fed[name], floors)
             floor_errors = np.linalg.norm(np.concatenate(floored) * 1000 - truth, axis=-1)
             rows.append({"part": part, "rig": rig, "model": name, "frame": model.config.lifting_camera,
                          "mpjpe_mm": round(float(errors.mean()), 2), "p_mpjpe_mm": round(p_mpjpe(poses, truth), 2),
@@ -204,13 +217,13 @@ def synthetic_rows(part: str, models: dict, renders: Renders, samplings: dict, r
     return rows
 
 
-def uncertainty_rows(part: str, models: dict, calibrations: dict, renders: Renders) -> list[dict]:
+def uncertainty_rows(part: str, models: dict, filters: dict, calibrations: dict, renders: Renders) -> list[dict]:
     """The shipped uncertainty calibration (model.json, H=3) as the node runs it (causal windows,
     mirrored, filtered 2D) on every rig: mean predicted / mean actual error, rank correlation."""
     rows = []
     for rig in RIGS:
-        data, mounts = rig_views(rig, part, renders)
         for name, fitted in calibrations.items():
+            data, mounts = rig_views(rig, part, renders, **filters[name])
             report = evaluate(models[name], data, hypotheses=3, flip=True, window="causal", calibration=for_hypotheses(fitted, 3),
                               mount=mounts)
             rows.append({"part": "uncertainty", "rig": rig, "model": name, "mpjpe_mm": round(report["overall"]["mpjpe_mm"], 2),
@@ -220,13 +233,13 @@ def uncertainty_rows(part: str, models: dict, calibrations: dict, renders: Rende
     return rows
 
 
-def real_video_rows(models: dict, samplings: dict) -> list[dict]:
+def real_video_rows(models: dict, filters: dict, samplings: dict) -> list[dict]:
     truth = real_video.pseudo_ground_truth()
-    sequences, meta = truth["sequences"], truth["meta"]
-    prepared = prepare(CameraViews(sequences))
+    meta = truth["meta"]
     mounts = {c.name: real_video.camera_mount(c) for c in truth["cameras"]}
     rows = []
     for name, model in models.items():
+        prepared = real_video.fed_runs(truth, filters[name])
         for view in truth["views"] + ["all"]:
             keep = [i for i, m in enumerate(meta) if view in ("all", m["view"])]
             poses = [p.pose for p in lift(model, [prepared[i] for i in keep], [mounts[meta[i]["view"]] for i in keep],
@@ -271,11 +284,12 @@ def main() -> None:
     if args.command == "prepare":
         prepare_level_views(renders)
         return
-    models, calibrations = {}, {}
+    models, filters, calibrations = {}, {}, {}
     for frame, specs in (("level", args.level), ("upright", args.camera)):
+        loaded, their_filters = load_models(specs, frame)
+        models.update(loaded)
+        filters.update(their_filters)
         for name, path in (s.split("=", 1) for s in specs):
-            models[name] = checkpoint.load(REPO / path)[0]
-            models[name].config.lifting_camera = frame
             fitted = calibrations_from_card(checkpoint.card_beside(REPO / path))   # a shipped model: its uncertainty too
             if fitted:
                 calibrations[name] = fitted
@@ -286,9 +300,9 @@ def main() -> None:
         parser.error(f"--sampling takes name=H,K,eta,aggregation[,spacing] ({error})")
     if set(samplings) - set(models):
         parser.error(f"--sampling names no model: {sorted(set(samplings) - set(models))}")
-    rows = synthetic_rows(args.part, models, renders, samplings, args.rigs, args.window)
-    rows += real_video_rows(models, samplings) if args.part == "val" and not args.no_real_video else []
-    checked = uncertainty_rows(args.part, models, calibrations, renders) if args.part == "test" else []
+    rows = synthetic_rows(args.part, models, filters, renders, samplings, args.rigs, args.window)
+    rows += real_video_rows(models, filters, samplings) if args.part == "val" and not args.no_real_video else []
+    checked = uncertainty_rows(args.part, models, filters, calibrations, renders) if args.part == "test" else []
     machine = f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}"
     stem = f"level_camera_{args.part}" + (f"_{args.tag}" if args.tag else "")
     (RESULTS / f"{stem}.json").write_text(json.dumps({"machine": machine, "renders": renders.describe(), "level": args.level, "camera": args.camera, "sampling": args.sampling,

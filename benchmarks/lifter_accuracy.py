@@ -36,7 +36,7 @@ import torch
 from adaptation import checkpoint
 from adaptation.dataset import CameraViews
 from adaptation.evaluate import evaluate, fit_uncertainty
-from adaptation.keypoint_filter import reads_filtered_2d, smoothed_views
+from adaptation.keypoint_filter import filter_settings, node_filter_settings, smoothed_views
 from splits import SUBJECTS, views
 
 RESULTS = Path(__file__).with_name("results")
@@ -90,10 +90,11 @@ DEPLOYED = ("final_diffusion", "smooth_long_diffusion", "smooth_diffusion", "pos
 
 
 @functools.cache
-def raw_and_filtered(split: str) -> tuple[CameraViews, CameraViews]:
-    """A split's views as rendered and through the node's filter, made once for every model."""
+def raw_and_filtered(split: str, filter_settings: tuple = ()) -> tuple[CameraViews, CameraViews]:
+    """A split's views as rendered and through the 2D filter (settings as sorted pairs; () the node's
+    defaults), made once for every model."""
     data = views(split)
-    return data, smoothed_views(data)
+    return data, smoothed_views(data, **dict(filter_settings))
 
 
 def setting_key(row: dict) -> tuple:
@@ -127,8 +128,9 @@ def main() -> None:
             print(f"skipping {path}: not trained (benchmarks/train_source_models.sh)")
             continue
         model, meta = checkpoint.load(path)
-        filtered_only = reads_filtered_2d(meta)
-        raw_validation, filtered_validation = raw_and_filtered(f"{train_rig}_val")
+        filtered_only = filter_settings(meta) is not None
+        its_filter = tuple(sorted(node_filter_settings(meta).items()))    # what the node runs in front of it
+        raw_validation, filtered_validation = raw_and_filtered(f"{train_rig}_val", its_filter)
         validation = filtered_validation if filtered_only else raw_validation
         settings = [(1, None, False, "stitched")]      # (H, uncertainty calibration, mirroring, windows)
         if filtered_only:           # controls and lifter mirrored alike: the default's test-time mirroring, like for like
@@ -148,7 +150,7 @@ def main() -> None:
         scored = {setting_key(r): r for r in previous
                   if Path(r["checkpoint"]).parent.name == run and r["best_step"] == meta.get("step")}
         for rig in args.rigs:
-            data, filtered = raw_and_filtered(f"{rig}_{args.part}")
+            data, filtered = raw_and_filtered(f"{rig}_{args.part}", its_filter)
             for hypotheses, calibration, flip, window, smooth in settings:
                 if (rig, hypotheses, flip, window, smooth) in scored:
                     rows.append(scored[rig, hypotheses, flip, window, smooth])

@@ -31,6 +31,7 @@ Writes benchmarks/results/real_video.{json,md} and real_video.png.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import platform
@@ -44,11 +45,11 @@ import torch
 
 from adaptation import checkpoint
 from adaptation.camera import solve_root
-from adaptation.clips import prepare
+from adaptation.clips import SequenceArrays, prepare
 from adaptation.dataset import CameraViews, Sequence
 from adaptation.evaluate import predict_views
 from adaptation.floor import PersonScale
-from adaptation.keypoint_filter import smooth_sequence
+from adaptation.keypoint_filter import node_filter_settings, smooth_sequence
 from adaptation.metrics import acceleration, p_mpjpe, sequences_acceleration_error
 from adaptation.mount import ANKLES, CameraMount
 from adaptation.multiview import CalibratedCamera, match_people, read_qca, reprojection_error, triangulate
@@ -260,12 +261,23 @@ def pseudo_ground_truth(stride: int = 1, convert=None) -> dict:
                                           np.stack([p[1] for p in picks]), camera.intrinsics, FPS / stride,
                                           np.stack([camera.to_camera(by_frame[t].points_world) for t in run])))
                 meta.append({"view": camera.name, "track": track, "frames": run, "world": np.stack([p[2] for p in picks]),
+                             "pixels": np.stack([p[0] for p in picks]),
                              "truth_views": [len(by_frame[t].detections) for t in run],
                              "reprojection": float(np.mean([by_frame[t].reprojection_px for t in run]))})
     print(f"{len(sequences)} single-view runs, {sum(len(s.keypoints_2d) for s in sequences)} frames")
     return {"sequences": sequences, "meta": meta, "tracks": tracks, "reprojection": reprojection, "raw_accel": raw_accel,
             "smoothed_accel": smoothed_accel, "head_above_ankles_m": stature,
             "views": [c.name for c in cameras], "cameras": cameras, "left_out_px": left_out, "pair_split": pair_split, "detections": detections, "left_right": left_right_audit(cameras, detections, tracks)}
+
+
+def fed_runs(truth: dict, filter_settings: dict[str, float]) -> list[SequenceArrays]:
+    """The single-view runs prepared for a lifter, their 2D through the filter the node runs in front of
+    it (the runs' own 2D went through the node's defaults)."""
+    sequences = truth["sequences"]
+    if filter_settings:
+        sequences = [dataclasses.replace(s, keypoints_2d=smooth_sequence(m["pixels"], s.fps, **filter_settings))
+                     for s, m in zip(sequences, truth["meta"])]
+    return prepare(CameraViews(sequences))
 
 
 def camera_mount(camera: CalibratedCamera) -> CameraMount:
@@ -275,14 +287,14 @@ def camera_mount(camera: CalibratedCamera) -> CameraMount:
     return CameraMount.from_up(camera.rotation @ np.array([0.0, 0.0, 1.0]), float(centre[2]), "calibration")
 
 
-def view_tracks(camera: CalibratedCamera, detections: list[list[tuple]]) -> CameraViews:
+def view_tracks(camera: CalibratedCamera, detections: list[list[tuple]], filter_settings: dict[str, float]) -> CameraViews:
     """Every detection of one view, linked by the node's tracker into tracks of >= MIN_RUN frames
-    and One-Euro smoothed: the unlabelled video a user would record with this camera."""
+    and One-Euro smoothed as the node does for the lifter: the unlabelled video a user would record with this camera."""
     tracker, by_id = PeopleTracker(frames=9), {}
     for t, people in enumerate(detections):
         for track, person in zip(tracker.update([p[0] for p in people], t / FPS)[0], people):
             by_id.setdefault(track.track_id, []).append(person)
-    return CameraViews([Sequence(f"{camera.name}/track{i}", smooth_sequence(np.stack([p[0] for p in people]), FPS),
+    return CameraViews([Sequence(f"{camera.name}/track{i}", smooth_sequence(np.stack([p[0] for p in people]), FPS, **filter_settings),
                                  np.stack([p[1] for p in people]), camera.intrinsics, FPS)
                         for i, people in by_id.items() if len(people) >= MIN_RUN])
 
@@ -305,7 +317,7 @@ def adapted_model(cache: Path, path: str, camera: CalibratedCamera, detections: 
     if not (out / "lifter.pt").is_file():
         out.parent.mkdir(parents=True, exist_ok=True)
         target = out.with_name(camera.name + "_views.npz")
-        view_tracks(camera, detections).save(target)
+        view_tracks(camera, detections, node_filter_settings(checkpoint.card_beside(path) or checkpoint.load(path)[1])).save(target)
         mount = camera_mount(camera)
         code = adapt_main(["--views", str(target), "--base-model", str(path), "--out", str(out), "--overwrite", "--mount",
                            f"height_m: {mount.height_m:.3f}, pitch_deg: {mount.pitch_deg:.2f}, roll_deg: {mount.roll_deg:.2f}", *extra_args])
@@ -370,7 +382,6 @@ def main() -> None:
     models = dict(m.split("=", 1) for m in args.models) or {"shipped default": str(checkpoint.DEFAULT_MODEL)}
     ground_truth = pseudo_ground_truth(args.stride)
     sequences, meta = ground_truth["sequences"], ground_truth["meta"]
-    prepared = prepare(CameraViews(sequences))
     reprojection, tracks, raw_accel = ground_truth["reprojection"], ground_truth["tracks"], ground_truth["raw_accel"]
 
     def score(name: str, poses: list[np.ndarray], depth_error: list[np.ndarray] | None,
@@ -408,8 +419,9 @@ def main() -> None:
         calibration) of the sequences `keep`, lifted by the model at `path` as it is deployed (test-time
         mirroring and uncertainty as its model.json says); with_mount: as the node with a camera mount,
         in the camera the model reads (adaptation.camera: upright or level)."""
-        model, _ = checkpoint.load(path)
+        model, model_meta = checkpoint.load(path)
         card = checkpoint.card_beside(path)
+        prepared = fed_runs(ground_truth, node_filter_settings(model_meta))
         flip = bool(card.get("flip", False))
         calibration = for_hypotheses(calibrations_from_card(card), args.hypotheses)
         out = {}

@@ -32,7 +32,7 @@ from adaptation.camera import Intrinsics
 from adaptation.clips import prepare
 from adaptation.dataset import CameraViews, Sequence
 from adaptation.export import export_model_dir
-from adaptation.keypoint_filter import reads_filtered_2d, smooth_sequence, smoothed_views
+from adaptation.keypoint_filter import as_fed, filter_settings, node_filter_settings, smoothed_views
 from adaptation.mount import CameraMount, check_against_tracks, estimate
 from adaptation.runtime import bundled_model_dir
 from adaptation.train import add_dataclass_arguments, config_from_arguments
@@ -43,7 +43,7 @@ from posynda_ros.window import time_jumped
 def tracks_from_bags(paths: list[Path], image_topic: str | None, info_topic: str | None,
                      max_gap_s: float = 0.5, min_frames: int = 3) -> CameraViews:
     """Run MediaPipe over every image and cut the detections into tracks at gaps, time jumps and camera
-    changes; each track's 2D goes through the node's filter, as the node will feed the adapted lifter."""
+    changes. Raw 2D: main() smooths it with the 2D filter the node runs in front of the base model."""
     from posynda_ros.bags import read_camera_frames
     from posynda_ros.keypoints import PoseDetector
 
@@ -57,8 +57,7 @@ def tracks_from_bags(paths: list[Path], image_topic: str | None, info_topic: str
         if len(current) >= min_frames:
             stamps = np.array([s for s, _, _ in current])
             fps = float(1 / np.median(np.diff(stamps))) if len(stamps) > 1 else 30.0
-            keypoints = smooth_sequence(np.stack([k for _, k, _ in current]), fps)      # as the node will see them
-            sequences.append(Sequence(f"track{len(sequences)}", keypoints.astype(np.float32),
+            sequences.append(Sequence(f"track{len(sequences)}", np.stack([k for _, k, _ in current]).astype(np.float32),
                                       np.stack([c for _, _, c in current]).astype(np.float32), current_camera, fps))
         current.clear()
 
@@ -89,7 +88,7 @@ def source_views_for(base_card: dict, seed: int) -> CameraViews:
     rig = Rig.load(base_card.get("source_rig", "randomized"))
     noise, outlier_rate = training_2d_noise(base_card)
     views = render(load_mocap(BUNDLED_MOCAP), rig, seed=seed, noise=noise, outlier_rate=outlier_rate)
-    return smoothed_views(views) if reads_filtered_2d(base_card) else views
+    return as_fed(views, base_card)
 
 
 def with_base_model_noise(config: AdaptConfig, base_card: dict) -> AdaptConfig:
@@ -139,7 +138,8 @@ def source_mocap(path: Path, subjects: list[str] | None) -> list[np.ndarray]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="adapt", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("bags", nargs="*", type=Path, help="rosbag2 directories or files (sqlite3 or MCAP)")
-    parser.add_argument("--views", type=Path, help="instead of bags: a 2D camera-view dataset (.npz) of the target camera")
+    parser.add_argument("--views", type=Path, help="instead of bags: a 2D camera-view dataset (.npz) of the target camera, "
+                        "already through the node's 2D filter (used as given)")
     parser.add_argument("--image-topic", help="sensor_msgs/Image or CompressedImage topic (detected when unambiguous)")
     parser.add_argument("--camera-info-topic", help="sensor_msgs/CameraInfo topic (detected when unambiguous)")
     parser.add_argument("--base-model", type=Path, default=None,
@@ -170,14 +170,16 @@ def main(argv: list[str] | None = None) -> int:
             import torch
             dist.init_process_group("nccl" if torch.cuda.is_available() and config.device != "cpu" else "gloo")
         started = time.time()
-        target = CameraViews.load(args.views) if args.views else tracks_from_bags(args.bags, args.image_topic,
-                                                                                  args.camera_info_topic)
+        detected = None if args.views else tracks_from_bags(args.bags, args.image_topic, args.camera_info_topic)
+        target = CameraViews.load(args.views) if args.views else smoothed_views(detected)
         mount = resolve_mount(explicit_mount, args.bags, args.camera_info_topic, args.base_frame, target)
         mocap = source_mocap(args.source_mocap, args.source_subjects) if mount and config.mount_augmentation else None
         base_model = args.base_model or bundled_model_dir(mocap is not None and config.augmentation)  # level: source seen through the mount
         base_path = base_model / "lifter.pt" if base_model.is_dir() else base_model
         student, base_meta = checkpoint.load(base_path)
         base_card = checkpoint.card_beside(base_path)
+        if detected is not None:       # as the node will feed the adapted lifter: through the base model's filter
+            target = smoothed_views(detected, **node_filter_settings(base_card))
         source = CameraViews.load(args.source_views) if args.source_views else source_views_for(base_card, config.seed)
         config = with_base_model_noise(config, base_card)
         if is_main_process():
@@ -192,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
                     "adapted_to_cameras": [dict(zip([f.name for f in dataclasses.fields(Intrinsics)], c)) for c in cameras],
                     "adapt_config": dataclasses.asdict(config), "target_frames": target.num_frames,
                     "camera_mount": mount.to_dict() if mount else None, "selected_step": history["selected_step"],
-                    "target_tracks": len(target.sequences)}
+                    "target_tracks": len(target.sequences), "keypoint_filter": filter_settings(base_card)}
             # not re-fitted (that needs target 3D): the base model's, fitted on its source validation views
             card["uncertainty"] = [{**entry, "fitted_on": "base model: " + entry.get("fitted_on", "")}
                                    for entry in base_card.get("uncertainty", [])]

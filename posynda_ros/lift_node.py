@@ -27,6 +27,7 @@ from visualization_msgs.msg import MarkerArray
 from posynda_ros.msg import Skeleton3DArray
 
 from adaptation.camera import Intrinsics
+from adaptation.keypoint_filter import KeypointFilter
 from adaptation.mount import CameraMount
 from adaptation.runtime import PREFERENCE, bundled_model_dir, open_backend
 from posynda_ros.images import ImageError, to_rgb
@@ -162,7 +163,8 @@ class LiftNode(LifecycleNode):
         self.skeleton_pub = self.create_lifecycle_publisher(Skeleton3DArray, "skeletons", OUTPUT_QOS)
         self.marker_pub = self.create_lifecycle_publisher(MarkerArray, "skeleton_markers", OUTPUT_QOS)
         self.get_logger().info(f"lifter {backend.model_id} on {backend.name}, window {backend.frames} "
-                               f"frames ({p['window_mode']}), {p['hypotheses']} hypotheses, up to {p['max_people']} people")
+                               f"frames ({p['window_mode']}), {p['hypotheses']} hypotheses, up to {p['max_people']} people, "
+                               f"2D One-Euro filter {KeypointFilter(**backend.keypoint_filter).describe()}")
         self.get_logger().info(
             f"people sized from the floor and lifted in the {backend.lifting_camera} camera: camera mount from {mount.source}, "
             f"{mount.describe()}" if mount else

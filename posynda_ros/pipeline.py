@@ -62,7 +62,7 @@ class LiftPipeline:
         # One person: MediaPipe Pose's own tracker (today's speed); several: the Tasks landmarker.
         self.detector = (PoseDetector(max_gap_s=max_gap_s, min_score=min_score) if max_people == 1 else
                          MultiPoseDetector(max_people, min_score=min_score, max_gap_s=max_gap_s))
-        self.tracker = PeopleTracker(backend.frames, window_mode, max_gap_s)
+        self.tracker = PeopleTracker(backend.frames, window_mode, max_gap_s, filter_settings=backend.keypoint_filter)
         self.rng = np.random.default_rng(seed)
         self.repairs = {"facing": 0}
 

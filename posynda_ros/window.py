@@ -93,9 +93,12 @@ class PeopleTracker:
     or two moments.
     """
 
-    def __init__(self, frames: int, mode: str = "causal", max_gap_s: float = 0.5, match_distance: float = 0.5):
+    def __init__(self, frames: int, mode: str = "causal", max_gap_s: float = 0.5, match_distance: float = 0.5,
+                 filter_settings: dict[str, float] | None = None):
         PersonWindow(frames, mode)    # check the settings now, not at the first person
+        KeypointFilter(**(filter_settings or {}))
         self.frames, self.mode, self.max_gap_s, self.match_distance = frames, mode, max_gap_s, match_distance
+        self.filter_settings = filter_settings or {}        # each track's 2D filter (the lifter's, from its model card)
         self.tracks: list[PersonTrack] = []
         self.next_id = 0
         self.stamp_s: float | None = None
@@ -111,7 +114,8 @@ class PeopleTracker:
         assigned = {di: self.tracks[ti] for ti, di in match_greedily(distances, self.match_distance)}
         for di, keypoints in enumerate(keypoints_px):
             if di not in assigned:
-                assigned[di] = PersonTrack(self.next_id, PersonWindow(self.frames, self.mode), KeypointFilter(), keypoints, stamp_s)
+                assigned[di] = PersonTrack(self.next_id, PersonWindow(self.frames, self.mode),
+                                           KeypointFilter(**self.filter_settings), keypoints, stamp_s)
                 self.tracks.append(assigned[di])
                 self.next_id += 1
             assigned[di].keypoints_px, assigned[di].seen_s = keypoints, stamp_s

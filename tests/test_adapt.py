@@ -164,6 +164,25 @@ def test_adapt_from_a_real_bag_writes_a_model_the_lifter_runs(base_model, source
     assert open_backend(out, "torch").name == "torch"            # lifter.pt loads with weights_only too
 
 
+def test_the_adapted_model_reads_2d_through_its_base_models_filter(source_views, demo_bag, tmp_path):
+    """A base model trained behind other One-Euro settings is adapted on target 2D through them, and the
+    adapted card names them, so the node feeds the adapted lifter as it was adapted."""
+    settings = {"min_cutoff_hz": 6.0, "beta": 2.0}
+    filtered_base = export_model_dir(Denoiser(LifterConfig(frames=9, width=32, depth=1, heads=2, architecture="mixste")),
+                                     tmp_path / "base", source_rig="robot", train_config={
+                                         "smooth_2d": True, "filter_min_cutoff_hz": 6.0, "filter_beta": 2.0})
+    node_base = export_model_dir(Denoiser(LifterConfig(frames=9, width=32, depth=1, heads=2, architecture="mixste")),
+                                 tmp_path / "node_base", source_rig="robot", train_config={"smooth_2d": True})
+    for base, out in ((filtered_base, tmp_path / "filtered"), (node_base, tmp_path / "node")):
+        assert adapt_main([str(demo_bag)] + quick(base, source_views, out)) == 0
+    assert json.loads((tmp_path / "filtered" / "model.json").read_text())["keypoint_filter"] == settings
+    assert open_backend(tmp_path / "filtered").keypoint_filter == settings
+    assert open_backend(tmp_path / "node").keypoint_filter == {"min_cutoff_hz": 1.5, "beta": 0.5}
+    faster, node = (np.concatenate([s.keypoints_2d for s in CameraViews.load(tmp_path / d / "target_views.npz").sequences])
+                    for d in ("filtered", "node"))
+    assert faster.shape == node.shape and np.abs(faster - node).max() > 0.5      # pixels: the same detections, filtered otherwise
+
+
 def test_every_file_adapt_writes_loads_in_every_consumer(base_model, source_views, tmp_path):
     """The lifter.pt of `adapt --views` once held numpy values that torch.load(weights_only) refused."""
     from adaptation import checkpoint

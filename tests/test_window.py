@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from adaptation.keypoint_filter import KeypointFilter, smooth_sequence
+from adaptation.keypoint_filter import KeypointFilter, filter_settings, smooth_sequence
 from posynda_ros.msg import Skeleton3D
 from posynda_ros.window import PeopleTracker, distinct_people
 
@@ -41,6 +41,30 @@ def test_filter_restarts_when_time_goes_back_and_rejects_bad_settings():
     np.testing.assert_array_equal(keypoint_filter(jumped, 0.5), jumped)     # a bag loop: no blending with the past
     with pytest.raises(ValueError, match="One-Euro"):
         KeypointFilter(min_cutoff_hz=0.0)
+
+
+def test_the_2d_filter_settings_come_from_the_model_card():
+    """Every model names the One-Euro settings it was trained behind; older cards mean the node's defaults."""
+    assert filter_settings({}) is None and filter_settings({"train_config": {"smooth_2d": False}}) is None
+    assert filter_settings({"train_config": {"smooth_2d": True}}) == {"min_cutoff_hz": 1.5, "beta": 0.5}
+    assert filter_settings({"train_config": {"smooth_2d": True, "filter_min_cutoff_hz": 3.0, "filter_beta": 1.0}}) == {
+        "min_cutoff_hz": 3.0, "beta": 1.0}
+    assert filter_settings({"keypoint_filter": {"min_cutoff_hz": 6.0, "beta": 2.0}}) == {"min_cutoff_hz": 6.0, "beta": 2.0}
+    tracker = PeopleTracker(9, filter_settings={"min_cutoff_hz": 6.0, "beta": 2.0})
+    track = tracker.update([np.zeros((17, 2))], 1.0)[0][0]
+    assert (track.keypoint_filter.min_cutoff, track.keypoint_filter.beta) == (6.0, 2.0)
+    with pytest.raises(ValueError, match="One-Euro"):
+        PeopleTracker(9, filter_settings={"min_cutoff_hz": -1.0, "beta": 0.5})
+
+
+def test_a_card_with_bad_filter_settings_is_refused_by_name(tmp_path):
+    import json
+    from adaptation.runtime import DEFAULT_MODEL_DIR, ModelError, open_backend
+    card = json.loads((DEFAULT_MODEL_DIR / "model.json").read_text())
+    card["train_config"]["filter_min_cutoff_hz"] = 0.0
+    (tmp_path / "model.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="2D filter settings"):
+        open_backend(tmp_path, "onnxruntime-cpu")
 
 
 def test_pipeline_keeps_one_noise_draw_per_track():
