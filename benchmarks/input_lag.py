@@ -7,8 +7,8 @@ Each model lifts the `part` subjects through the given rigs as the node does (ca
 mirroring, 2D through the node's One-Euro filter; level_camera.py). If a pose is closest to the truth
 of an earlier frame, the output lags: from the window, or, when a single-frame model lags as much,
 from the 2D filter in front of every model. `--filter MIN_CUTOFF_HZ BETA` feeds the same models 2D
-through other One-Euro settings (the models unchanged: trained on the node's). Writes
-benchmarks/results/input_lag_<part>[_filter<c>_<b>].{json,md}.
+through other One-Euro settings (the models unchanged; by default each is fed through the settings it was
+trained behind). Writes benchmarks/results/input_lag_<part>[_filter<c>_<b>][_<tag>].{json,md}.
 """
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--filter", nargs=2, type=float, metavar=("MIN_CUTOFF_HZ", "BETA"),
                         help="the 2D filter's settings at evaluation for every model (default: each model's own, as the node runs it)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--tag", default="", help="results under input_lag_<part>_<tag> (another set of models)")
     args = parser.parse_args()
     settings = dict(zip(("min_cutoff_hz", "beta"), args.filter)) if args.filter else {}
     try:
@@ -61,7 +62,7 @@ def main() -> None:
                          "accel_error_mm": round(sequences_acceleration_error([p * 1000 for p in poses], [t * 1000 for t in truths]), 2)})
             print(rows[-1], flush=True)
     machine = f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}"
-    stem = f"input_lag_{args.part}" + (f"_filter{args.filter[0]:g}_{args.filter[1]:g}" if args.filter else "")
+    stem = f"input_lag_{args.part}" + (f"_filter{args.filter[0]:g}_{args.filter[1]:g}" if args.filter else "") + (f"_{args.tag}" if args.tag else "")
     (RESULTS / f"{stem}.json").write_text(json.dumps({"machine": machine, "level": args.level, "filter": settings, "rows": rows}, indent=1))
     lines = ["| model | rig | " + " | ".join(f"truth {d} frames earlier" for d in DELAYS) + " | accel |", "|---" * (len(DELAYS) + 3) + "|"]
     lines += [f"| {r['model']} | {r['rig']} | " + " | ".join(f"{r[f'delay_{d}_mm']:.1f}" for d in DELAYS) + f" | {r['accel_error_mm']:.1f} |"
@@ -69,8 +70,8 @@ def main() -> None:
     (RESULTS / f"{stem}.md").write_text(
         f"# How late the published pose is, {args.part} subjects\n\nCommand: `.venv/bin/python benchmarks/input_lag.py --part {args.part} "
         f"--level {' '.join(args.level)}" + (f" --rigs {' '.join(args.rigs)}" if args.rigs != list(RIGS) else "")
-        + (f" --filter {args.filter[0]:g} {args.filter[1]:g}" if args.filter else "") + f"`. Machine: {machine}.\nMPJPE mm, root-relative, causal windows, H=1 + mirroring, 2D through the "
-        + (f"One-Euro filter at {args.filter[0]:g} Hz, beta {args.filter[1]:g}" if args.filter else "node's One-Euro filter")
+        + (f" --filter {args.filter[0]:g} {args.filter[1]:g}" if args.filter else "") + (f" --tag {args.tag}" if args.tag else "") + f"`. Machine: {machine}.\nMPJPE mm, root-relative, causal windows, H=1 + mirroring, 2D through the "
+        + (f"One-Euro filter at {args.filter[0]:g} Hz, beta {args.filter[1]:g}" if args.filter else "One-Euro filter each model was trained behind")
         + ", against the truth of the same frame and of 1-3 frames before it (30 fps renders); accel: acceleration "
         "error mm/frame² (level_camera.py's).\n\n" + "\n".join(lines) + "\n")
 

@@ -14,7 +14,8 @@ the mount. The rendered views do not store their camera's rotation, so `prepare`
 the bundled mocap (Kabsch: exact for rendered labels). `evaluate` scores level models (`--level`:
 their views levelled with the true up direction; a checkpoint trained before
 LifterConfig.lifting_camera existed is marked level here) beside camera-frame models lifted in the
-upright camera (`--camera`), H=1 + mirroring, 2D through the node's filter, on the `part` subjects
+upright camera (`--camera`), H=1 + mirroring, 2D through the filter the node runs in front of each
+model (the One-Euro settings it was trained behind), on the `part` subjects
 through the randomised rig and the mounted rigs. On the validation part also the Pose2Sim real video
 (benchmarks/real_video.py: H=3, causal windows, sized from the floor with each view's mount, not
 adapted; real_video.py --adapt scores the shipped level model adapted). On the test part also the
@@ -130,8 +131,8 @@ def lift(model, sequences: list[SequenceArrays], mounts: list[CameraMount], samp
 
 
 def rig_views(rig: str, part: str, renders: Renders, **filter_settings: float) -> tuple[CameraViews, list[CameraMount]]:
-    """A rig's views of the `part` subjects, 2D through the node's filter (other KeypointFilter settings:
-    `filter_settings`), with each view's true mount (the randomised rig's from `prepare`; height 1 m:
+    """A rig's views of the `part` subjects, 2D through a One-Euro filter (the node's defaults, or
+    KeypointFilter `filter_settings`), with each view's true mount (the randomised rig's from `prepare`; height 1 m:
     lifting needs only the up direction)."""
     data = smoothed_views(renders.views(f"{rig}_{part}"), **filter_settings)
     if rig == "randomized":
@@ -355,7 +356,7 @@ def main() -> None:
         + ("covering windows" if args.window == "stitched" else f"{args.window} windows (one per frame, as the node runs)")
         + ", acceleration error mm/frame², floor-sized: MPJPE of the pose as the node publishes it with the camera mount "
         "(sized from the floor per sequence, adaptation.floor), size: the lifter's own skeleton size over the truth's "
-        "(summed bone lengths), 2D through the node's filter, "
+        "(summed bone lengths), 2D through each model's own filter, "
         f"the true camera up, {renders.describe()}. Real video (Pose2Sim, 309 frames, val only): H=3 (or the column's sampling) + mirroring, causal windows, sized "
         "from the floor with each view's mount, not adapted; lean = torso lean predicted minus true.\n\n" + "\n".join(lines) + "\n")
 

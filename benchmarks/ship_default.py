@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/ship_default.py runs/pose_randomized/best.pt --rig randomized
 
 Fits the per-joint uncertainty on the validation views of the rig it was trained through (never
-on test data), their 2D through the node's filter as the node will feed it, for H = 1 and 3, exports lifter.pt + lifter.onnx (parity checked) + model.json
+on test data), their 2D through the filter the node runs in front of it, for H = 1 and 3, exports lifter.pt + lifter.onnx (parity checked) + model.json
 with the training budget, and replaces the shipped directory atomically. A model trained on the
 validation subject too (`train_source_models.sh final-diffusion`) would find its own errors there
 too small: `--calibrate-with` fits the calibration on the predictions of its twin trained without
@@ -26,7 +26,7 @@ from adaptation import checkpoint
 from adaptation.dataset import CameraViews
 from adaptation.evaluate import fit_uncertainty
 from adaptation.export import export_model_dir, onnx_parity
-from adaptation.keypoint_filter import smoothed_views
+from adaptation.keypoint_filter import KeypointFilter, node_filter_settings, smoothed_views
 from adaptation.mount import CameraMount
 from adaptation.skeleton import NUM_JOINTS
 from adaptation.views import NOISE, OUTLIER_RATE
@@ -58,8 +58,9 @@ def main() -> None:
         validation, fitted_on = views(f"{args.rig}_val"), f"{args.rig}_val"
     else:
         validation, fitted_on = CameraViews.load(args.calibration_views), args.calibration_views.name
-    validation = smoothed_views(validation)
-    fitted_on += " (subject hdm_bd, node's 2D filter)"
+    its_filter = KeypointFilter(**node_filter_settings(meta))
+    validation = smoothed_views(validation, min_cutoff_hz=its_filter.min_cutoff, beta=its_filter.beta)
+    fitted_on += f" (subject hdm_bd, 2D through the node's filter for it: {its_filter.describe()})"
     calibrator = model
     if args.calibrate_with is not None:
         calibrator, _ = checkpoint.load(args.calibrate_with)
