@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from level_camera import RESULTS, RIGS, Renders, fed_rig, floor_sized, lift, load_models, with_floor
+from level_camera import RESULTS, RIGS, Renders, fed_rig, floor_sized, lift, load_models, solved_roots, with_floor
 
 THRESHOLDS_DEG = (0.0, 3.0, 5.0, 8.0, 12.0)
 
@@ -42,8 +42,9 @@ def main() -> None:
             sequences = fed[name]
             poses = [p.pose for p in lift(model, sequences, mounts, window="causal")]
             errors = {"raw_mpjpe_mm": np.linalg.norm(np.concatenate(poses) * 1000 - truth, axis=-1).mean(-1)}
+            roots = solved_roots(poses, sequences)
             for threshold in THRESHOLDS_DEG:
-                sized = np.concatenate(floor_sized(poses, sequences, floors, threshold)) * 1000
+                sized = np.concatenate(floor_sized(poses, sequences, floors, threshold, roots)) * 1000
                 errors[f"floor_{threshold:g}deg_mm"] = np.linalg.norm(sized - truth, axis=-1).mean(-1)
             for subject in ["all", *sorted(set(subjects))]:     # per subject: one may not stand on one floor
                 keep = np.ones(len(subjects), bool) if subject == "all" else subjects == subject

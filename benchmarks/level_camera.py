@@ -164,17 +164,20 @@ def fed_rig(rig: str, part: str, renders: Renders, filters: dict[str, dict]) -> 
     return {name: prepared[tuple(sorted(settings.items()))] for name, settings in filters.items()}, mounts
 
 
+def solved_roots(poses: list[np.ndarray], sequences: list[SequenceArrays]) -> list[np.ndarray]:
+    """Each pose's root (camera frame, metres) solved from its 2D, as the node places the skeleton."""
+    return [solve_root(pose, s.keypoints_2d.astype(np.float64), s.camera[None, :2], s.camera[None, 2:],
+                       np.clip(s.confidence, 1e-3, 1.0)) for pose, s in zip(poses, sequences)]
+
+
 def floor_sized(poses: list[np.ndarray], sequences: list[SequenceArrays], mounts: list[CameraMount],
-                min_ankle_ray_deg: float = MIN_ANKLE_RAY_DEG) -> list[np.ndarray]:
+                min_ankle_ray_deg: float = MIN_ANKLE_RAY_DEG, roots: list[np.ndarray] | None = None) -> list[np.ndarray]:
     """Root-relative poses (metres, camera frame) as the node publishes them with a camera mount: the root
-    solved from the 2D, each sequence (a track) sized from the floor (adaptation.floor.PersonScale)."""
-    sized = []
-    for pose, s, mount in zip(poses, sequences, mounts):
-        root = solve_root(pose, s.keypoints_2d.astype(np.float64), s.camera[None, :2], s.camera[None, 2:],
-                          np.clip(s.confidence, 1e-3, 1.0))
-        size = PersonScale(mount, min_ankle_ray_deg=min_ankle_ray_deg).along(pose, root, s.confidence)
-        sized.append(pose * size[:, None, None])
-    return sized
+    solved from the 2D (or `roots`, solved_roots' once), each sequence (a track) sized from the floor
+    (adaptation.floor.PersonScale)."""
+    roots = solved_roots(poses, sequences) if roots is None else roots
+    return [pose * PersonScale(mount, min_ankle_ray_deg=min_ankle_ray_deg).along(pose, root, s.confidence)[:, None, None]
+            for pose, s, mount, root in zip(poses, sequences, mounts, roots)]
 
 
 def with_floor(mount: CameraMount, sequence: SequenceArrays) -> CameraMount:
