@@ -219,7 +219,7 @@ def open_backend(model_dir: str | Path | None = None, preference: str = "auto", 
     try:
         KeypointFilter(**keypoint_filter)
     except (TypeError, ValueError) as error:
-        raise ModelError(f"{model_dir / 'model.json'}: bad 2D filter settings in train_config ({error})") from error
+        raise ModelError(f"{model_dir / 'model.json'}: bad 2D filter settings (train_config or keypoint_filter: {error})") from error
     candidates = PREFERENCE if preference == "auto" else (preference,)
     failures = []
     for name in candidates:
