@@ -90,11 +90,11 @@ DEPLOYED = ("final_diffusion", "smooth_long_diffusion", "smooth_diffusion", "pos
 
 
 @functools.cache
-def raw_and_filtered(split: str, filter_settings: tuple = ()) -> tuple[CameraViews, CameraViews]:
-    """A split's views as rendered and through the 2D filter (settings as sorted pairs; () the node's
+def raw_and_filtered(split: str, settings: tuple = ()) -> tuple[CameraViews, CameraViews]:
+    """A split's views as rendered and through the 2D filter (its settings as sorted pairs; () the node's
     defaults), made once for every model."""
     data = views(split)
-    return data, smoothed_views(data, **dict(filter_settings))
+    return data, smoothed_views(data, **dict(settings))
 
 
 def setting_key(row: dict) -> tuple:
