@@ -15,6 +15,7 @@ from adaptation.dataset import CameraViews
 
 NODE_MIN_CUTOFF_HZ = 1.5    # the node's One-Euro settings for a lifter whose card names none (every model before
 NODE_BETA = 0.5             # session 19); a model trained behind other settings carries its own (filter_settings)
+NODE_FILTER = {"min_cutoff_hz": NODE_MIN_CUTOFF_HZ, "beta": NODE_BETA}
 
 
 class KeypointFilter:
@@ -77,8 +78,8 @@ def filter_settings(meta: dict) -> dict[str, float] | None:
 
 def node_filter_settings(meta: dict) -> dict[str, float]:
     """What the node runs in front of a lifter: the filter it was trained behind, else the node's defaults
-    (the node smooths every track's 2D, whatever the model)."""
-    return filter_settings(meta) or {}
+    (the node smooths every track's 2D, whatever the model); always both settings, so equal filters compare equal."""
+    return dict(filter_settings(meta) or NODE_FILTER)
 
 
 def as_fed(views: CameraViews, meta: dict) -> CameraViews:

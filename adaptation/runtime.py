@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from adaptation.camera import LIFTING_CAMERAS
-from adaptation.keypoint_filter import KeypointFilter, node_filter_settings
+from adaptation.keypoint_filter import NODE_FILTER, KeypointFilter, node_filter_settings
 from adaptation.mount import CameraMount
 from adaptation.skeleton import LAYOUT, NUM_JOINTS
 from adaptation.uncertainty import UncertaintyCalibration, calibrations_from_card
@@ -61,7 +61,7 @@ class Backend:
         self.uncertainty: list[UncertaintyCalibration] = []      # from model.json (one per H), set by open_backend
         self.camera_mount: CameraMount | None = None             # the mount a model was adapted for (model.json)
         self.lifting_camera = "upright"                           # the camera the model reads (model.json config)
-        self.keypoint_filter: dict[str, float] = {}              # the 2D filter in front of it (model.json; {}: the node's)
+        self.keypoint_filter: dict[str, float] = dict(NODE_FILTER)   # the 2D filter in front of it (model.json)
 
     def lift(self, keypoints_2d: np.ndarray, noise: np.ndarray | None = None) -> np.ndarray:
         """(N, F, J, 2) normalised 2D windows and their starting noise (fresh when None) -> (N, F, J, 3)."""

@@ -90,9 +90,9 @@ DEPLOYED = ("final_diffusion", "smooth_long_diffusion", "smooth_diffusion", "pos
 
 
 @functools.cache
-def raw_and_filtered(split: str, settings: tuple = ()) -> tuple[CameraViews, CameraViews]:
-    """A split's views as rendered and through the 2D filter (its settings as sorted pairs; () the node's
-    defaults), made once for every model."""
+def raw_and_filtered(split: str, settings: tuple) -> tuple[CameraViews, CameraViews]:
+    """A split's views as rendered and through the 2D filter (its settings as sorted pairs), made once for
+    every model that reads them."""
     data = views(split)
     return data, smoothed_views(data, **dict(settings))
 

@@ -49,7 +49,7 @@ from adaptation.clips import SequenceArrays, prepare
 from adaptation.dataset import CameraViews, Sequence
 from adaptation.evaluate import predict_views
 from adaptation.floor import PersonScale
-from adaptation.keypoint_filter import node_filter_settings, smooth_sequence
+from adaptation.keypoint_filter import NODE_FILTER, node_filter_settings, smooth_sequence
 from adaptation.metrics import acceleration, p_mpjpe, sequences_acceleration_error
 from adaptation.mount import ANKLES, CameraMount
 from adaptation.multiview import CalibratedCamera, match_people, read_qca, reprojection_error, triangulate
@@ -272,9 +272,9 @@ def pseudo_ground_truth(stride: int = 1, convert=None) -> dict:
 
 def fed_runs(truth: dict, filter_settings: dict[str, float]) -> list[SequenceArrays]:
     """The single-view runs prepared for a lifter, their 2D through the filter the node runs in front of
-    it (the runs' own 2D went through the node's defaults)."""
+    it (node_filter_settings; the runs' own 2D went through the node's defaults)."""
     sequences = truth["sequences"]
-    if filter_settings:
+    if filter_settings != NODE_FILTER:
         sequences = [dataclasses.replace(s, keypoints_2d=smooth_sequence(m["pixels"], s.fps, **filter_settings))
                      for s, m in zip(sequences, truth["meta"])]
     return prepare(CameraViews(sequences))
@@ -310,14 +310,15 @@ def content_hash(paths: list[Path], extra: str = "") -> str:
 
 
 def adapted_model(cache: Path, path: str, camera: CalibratedCamera, detections: list[list[tuple]],
-                  extra_args: list[str]) -> Path:
-    """`adapt --views <this view's tracks> --mount <from the calibration> <extra_args>` on the model at
-    `path`, kept under `cache` (one folder per checkpoint, adaptation code and arguments: `content_hash`)."""
+                  filter_settings: dict[str, float], extra_args: list[str]) -> Path:
+    """`adapt --views <this view's tracks, through the model's 2D filter> --mount <from the calibration>
+    <extra_args>` on the model at `path`, kept under `cache` (one folder per checkpoint, adaptation code and
+    arguments: `content_hash`)."""
     out = cache / camera.name
     if not (out / "lifter.pt").is_file():
         out.parent.mkdir(parents=True, exist_ok=True)
         target = out.with_name(camera.name + "_views.npz")
-        view_tracks(camera, detections, node_filter_settings(checkpoint.card_beside(path) or checkpoint.load(path)[1])).save(target)
+        view_tracks(camera, detections, filter_settings).save(target)
         mount = camera_mount(camera)
         code = adapt_main(["--views", str(target), "--base-model", str(path), "--out", str(out), "--overwrite", "--mount",
                            f"height_m: {mount.height_m:.3f}, pitch_deg: {mount.pitch_deg:.2f}, roll_deg: {mount.roll_deg:.2f}", *extra_args])
@@ -414,14 +415,14 @@ def main() -> None:
 
     rows = score("MediaPipe world landmarks", [root_relative(smooth_sequence(m["world"], FPS / args.stride)) for m in meta], None)
     rows += score("MediaPipe world landmarks, raw", [root_relative(m["world"]) for m in meta], None)
-    def lift(path: str | Path, keep: list[int], with_mount: bool) -> dict[int, tuple]:
+    def lift(path: str | Path, prepared: list[SequenceArrays], keep: list[int], with_mount: bool) -> dict[int, tuple]:
         """Root-relative poses, roots (camera frame) and published per-joint uncertainty (None without a
-        calibration) of the sequences `keep`, lifted by the model at `path` as it is deployed (test-time
+        calibration) of the sequences `keep` (of `prepared`: the runs through the model's 2D filter, fed_runs),
+        lifted by the model at `path` as it is deployed (test-time
         mirroring and uncertainty as its model.json says); with_mount: as the node with a camera mount,
         in the camera the model reads (adaptation.camera: upright or level)."""
-        model, model_meta = checkpoint.load(path)
+        model, _ = checkpoint.load(path)
         card = checkpoint.card_beside(path)
-        prepared = fed_runs(ground_truth, node_filter_settings(model_meta))
         flip = bool(card.get("flip", False))
         calibration = for_hypotheses(calibrations_from_card(card), args.hypotheses)
         out = {}
@@ -459,16 +460,19 @@ def main() -> None:
     predictions = {}
     everything = list(range(len(sequences)))
     for name, path in models.items():
-        level = checkpoint.load(path)[0].config.lifting_camera == "level"
-        add_rows(name, None if level else lift(path, everything, False), lift(path, everything, True))
+        model, model_meta = checkpoint.load(path)
+        level = model.config.lifting_camera == "level"
+        its_filter = node_filter_settings(model_meta)      # an adapted model's card names its base model's
+        prepared = fed_runs(ground_truth, its_filter)
+        add_rows(name, None if level else lift(path, prepared, everything, False), lift(path, prepared, everything, True))
         if args.adapt:
             adapted = {}
             noise = str(training_2d_noise(checkpoint.card_beside(path)))      # `adapt` reads it from the base model's card
             cache = ADAPTED / f"{name}-{content_hash([Path(path), *ADAPT_CODE], args.adapt_args + noise)}"
             for v, camera in enumerate(ground_truth["cameras"]):
                 keep = [i for i, m in enumerate(meta) if m["view"] == camera.name]
-                adapted.update(lift(adapted_model(cache, path, camera, ground_truth["detections"][v], shlex.split(args.adapt_args)),
-                                    keep, True))
+                adapted.update(lift(adapted_model(cache, path, camera, ground_truth["detections"][v], its_filter,
+                                                  shlex.split(args.adapt_args)), prepared, keep, True))
             add_rows(f"{name}, adapted to each camera", adapted, adapted)
     for r in rows:
         print({k: round(v, 1) if isinstance(v, float) else v for k, v in r.items()})

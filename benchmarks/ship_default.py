@@ -58,9 +58,9 @@ def main() -> None:
         validation, fitted_on = views(f"{args.rig}_val"), f"{args.rig}_val"
     else:
         validation, fitted_on = CameraViews.load(args.calibration_views), args.calibration_views.name
-    its_filter = KeypointFilter(**node_filter_settings(meta))
-    validation = smoothed_views(validation, min_cutoff_hz=its_filter.min_cutoff, beta=its_filter.beta)
-    fitted_on += f" (subject hdm_bd, 2D through the node's filter for it: {its_filter.describe()})"
+    its_filter = node_filter_settings(meta)
+    validation = smoothed_views(validation, **its_filter)
+    fitted_on += f" (subject hdm_bd, 2D through the node's filter for it: {KeypointFilter(**its_filter).describe()})"
     calibrator = model
     if args.calibrate_with is not None:
         calibrator, _ = checkpoint.load(args.calibrate_with)
