@@ -31,20 +31,19 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     models, filters = load_models(args.level)
-    rows = []
+    renders, rows = Renders(), []
     for rig in tqdm(RIGS, desc="rigs"):
-        fed, mounts = fed_rig(rig, args.part, Renders(), filters)
-        sequences = next(iter(fed.values()))        # the truth, whatever the 2D filter
-        floors = [with_floor(m, s) for m, s in zip(mounts, sequences)]
-        truth = np.concatenate([s.pose_3d for s in sequences]) * 1000
-        subjects = np.concatenate([[s.name.split("/")[0]] * len(s.keypoints_2d) for s in Renders().views(f"{rig}_{args.part}").sequences])
+        fed, mounts = fed_rig(rig, args.part, renders, filters)
+        labelled = next(iter(fed.values()))        # the truth, whatever the 2D filter
+        floors = [with_floor(m, s) for m, s in zip(mounts, labelled)]
+        truth = np.concatenate([s.pose_3d for s in labelled]) * 1000
+        subjects = np.concatenate([[s.name.split("/")[0]] * len(s.keypoints_2d) for s in renders.views(f"{rig}_{args.part}").sequences])
         for name, model in models.items():
-            sequences = fed[name]
-            poses = [p.pose for p in lift(model, sequences, mounts, window="causal")]
+            poses = [p.pose for p in lift(model, fed[name], mounts, window="causal")]
             errors = {"raw_mpjpe_mm": np.linalg.norm(np.concatenate(poses) * 1000 - truth, axis=-1).mean(-1)}
-            roots = solved_roots(poses, sequences)
+            roots = solved_roots(poses, fed[name])
             for threshold in THRESHOLDS_DEG:
-                sized = np.concatenate(floor_sized(poses, sequences, floors, threshold, roots)) * 1000
+                sized = np.concatenate(floor_sized(poses, fed[name], floors, threshold, roots)) * 1000
                 errors[f"floor_{threshold:g}deg_mm"] = np.linalg.norm(sized - truth, axis=-1).mean(-1)
             for subject in ["all", *sorted(set(subjects))]:     # per subject: one may not stand on one floor
                 keep = np.ones(len(subjects), bool) if subject == "all" else subjects == subject
